@@ -1,0 +1,243 @@
+/**
+ * A managed local OpenCode server: the pinned `opencode serve` started on a free loopback port
+ * with a fresh random password, owned by a Scope. Closing the scope (or interrupting the program)
+ * ends the server and everything it started.
+ *
+ * @since 0.1.0
+ */
+import * as Command from "@effect/platform/Command"
+import type * as CommandExecutor from "@effect/platform/CommandExecutor"
+import * as HttpClient from "@effect/platform/HttpClient"
+import * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
+import * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import { pdeathsigAvailable, resolveOpencodeBinary } from "./internal/binary.js"
+import { OutputTail } from "./internal/outputTail.js"
+import { makeRequester } from "./internal/request.js"
+import * as OpenCodeConnection from "./OpenCodeConnection.js"
+
+/**
+ * Why a managed server did not start.
+ *
+ * @since 0.1.0
+ */
+export const ServerStartFailure = Schema.Literal("BinaryNotFound", "SpawnFailed", "ExitedEarly", "StartTimeout")
+
+/**
+ * The managed OpenCode server could not be started. `output` holds the last lines it printed.
+ *
+ * @since 0.1.0
+ */
+export class ServerStartError extends Schema.TaggedError<ServerStartError>("@plue/core/ServerStartError")(
+  "ServerStartError",
+  { reason: ServerStartFailure, binary: Schema.String, detail: Schema.String, output: Schema.String }
+) {
+  override get message(): string {
+    const hint = {
+      BinaryNotFound: "install the pinned opencode-ai package (npm ci) or set PLUE_OPENCODE_BIN",
+      SpawnFailed: "check that the binary is executable",
+      ExitedEarly: "its output above says why",
+      StartTimeout: "the machine may be overloaded; try again or raise the start timeout"
+    }[this.reason]
+    const output = this.output.trim() ? `\n--- server output ---\n${this.output.trimEnd()}` : " (it printed nothing)"
+    return `The managed OpenCode server (${this.binary}) did not start: ${this.detail}; ${hint}.${output}`
+  }
+}
+
+/**
+ * Options of a managed server.
+ *
+ * @since 0.1.0
+ */
+export interface Options {
+  /** The `opencode` executable; default: `PLUE_OPENCODE_BIN`, else the pinned `opencode-ai` package. */
+  readonly binary?: string | undefined
+  /** The project directory the server serves (its working directory); default: the current one. */
+  readonly cwd?: string | undefined
+  /** Inline OpenCode configuration (`OPENCODE_CONFIG_CONTENT`): a share service URL, a provider... */
+  readonly config?: Record<string, unknown> | undefined
+  /** Extra environment for the server (for instance its own `HOME` and `XDG_*` folders). */
+  readonly env?: Record<string, string> | undefined
+  /** How long start-up may take, up to a healthy `/global/health`. Default 60 seconds. */
+  readonly startTimeout?: Duration.DurationInput | undefined
+  /** Skip external plugins (`--pure`). Default true: a bridge needs none. */
+  readonly pure?: boolean | undefined
+  /** Settings for the connection handed to the client (timeouts, retries). */
+  readonly connection?: Omit<OpenCodeConnection.Options, "url" | "password"> | undefined
+}
+
+/**
+ * What the running managed server is.
+ *
+ * @since 0.1.0
+ */
+export interface Info {
+  readonly url: string
+  readonly password: Redacted.Redacted<string>
+  readonly pid: number
+  readonly binary: string
+  /** The last lines the server printed on stdout and stderr. */
+  readonly output: Effect.Effect<string>
+}
+
+/**
+ * The running managed server.
+ *
+ * @since 0.1.0
+ */
+export class OpenCodeServer extends Context.Tag("@plue/core/OpenCodeServer")<OpenCodeServer, Info>() {}
+
+const LISTENING = /listening on (https?:\/\/[^\s]+)/
+
+const randomPassword = (): string => {
+  const bytes = new Uint8Array(24)
+  globalThis.crypto.getRandomValues(bytes)
+  return Buffer.from(bytes).toString("base64url")
+}
+
+/**
+ * Starts the server in the current scope and returns where it listens once it is healthy.
+ *
+ * @since 0.1.0
+ */
+export const start = (
+  options: Options = {}
+): Effect.Effect<Info, ServerStartError, CommandExecutor.CommandExecutor | HttpClient.HttpClient | Scope.Scope> =>
+  Effect.gen(function*() {
+    const binary = options.binary ?? resolveOpencodeBinary()
+    const startTimeout = Duration.decode(options.startTimeout ?? Duration.seconds(60))
+    const password = randomPassword()
+    const tail = new OutputTail(200)
+    const fail = (reason: typeof ServerStartFailure.Type, detail: string) =>
+      new ServerStartError({ reason, binary, detail, output: tail.text() })
+
+    const args = ["serve", "--port", "0", "--hostname", "127.0.0.1", ...(options.pure === false ? [] : ["--pure"])]
+    // On Linux, ask the kernel to stop the server if this process dies without running its
+    // finalizers (SIGKILL, a crash): no orphan even then.
+    const [command, ...rest] = process.platform === "linux" && pdeathsigAvailable()
+      ? ["setpriv", "--pdeathsig", "TERM", "--", binary, ...args]
+      : [binary, ...args]
+    const env: Record<string, string> = {
+      OPENCODE_SERVER_PASSWORD: password,
+      ...(options.config ? { OPENCODE_CONFIG_CONTENT: JSON.stringify(options.config) } : {}),
+      ...options.env
+    }
+    let cmd = Command.make(command!, ...rest).pipe(Command.env(env))
+    if (options.cwd) cmd = Command.workingDirectory(cmd, options.cwd)
+
+    const proc = yield* Command.start(cmd).pipe(
+      Effect.mapError((error) =>
+        (error as { reason?: string }).reason === "NotFound" || /ENOENT/.test(String(error.message))
+          ? fail("BinaryNotFound", `cannot run ${binary}: ${error.message}`)
+          : fail("SpawnFailed", error.message)
+      )
+    )
+    // Runs before the executor's own release (finalizers run in reverse): ask politely, then
+    // insist, so a server that ignores SIGTERM cannot hold the scope open.
+    yield* Effect.addFinalizer(() =>
+      proc.kill("SIGTERM").pipe(
+        Effect.timeout(Duration.seconds(5)),
+        Effect.catchAll(() => proc.kill("SIGKILL")),
+        Effect.ignore
+      )
+    )
+
+    const announced = yield* Deferred.make<string>()
+    const drain = (stream: Stream.Stream<Uint8Array, unknown>) =>
+      stream.pipe(
+        Stream.decodeText(),
+        Stream.splitLines,
+        Stream.runForEach((line) => {
+          tail.push(line)
+          const match = LISTENING.exec(line)
+          return match ? Deferred.succeed(announced, match[1]!.replace(/\/+$/, "")) : Effect.void
+        }),
+        Effect.ignore
+      )
+    // The pipes are drained for the server's whole life, so it can never block on a full pipe.
+    yield* Effect.forkScoped(drain(proc.stdout))
+    yield* Effect.forkScoped(drain(proc.stderr))
+
+    const exited = proc.exitCode.pipe(
+      Effect.flatMap((code) =>
+        // Let the drains take in the last lines before they are quoted.
+        Effect.zipRight(Effect.sleep(Duration.millis(50)), Effect.fail(fail("ExitedEarly", `it exited with code ${code}`)))
+      ),
+      Effect.catchTag("SystemError", "BadArgument", (error) => Effect.fail(fail("SpawnFailed", error.message)))
+    )
+
+    const url = yield* Deferred.await(announced).pipe(
+      Effect.raceFirst(exited),
+      Effect.timeoutFail({ duration: startTimeout, onTimeout: () => fail("StartTimeout", `no listening line within ${Duration.format(startTimeout)}`) })
+    )
+
+    // Probe health with short, separate timeouts: a request sent while the server is still
+    // starting can hang with no answer.
+    const settings = OpenCodeConnection.make({
+      url,
+      password: Redacted.make(password),
+      requestTimeout: Duration.seconds(2),
+      retries: 0
+    })
+    const { run } = makeRequester(settings, yield* HttpClient.HttpClient)
+    yield* run({ method: "GET", path: "/global/health", idempotent: true, decode: Schema.Struct({ healthy: Schema.Literal(true) }) }).pipe(
+      Effect.tapError(() => Effect.sleep(Duration.millis(100))),
+      Effect.eventually,
+      Effect.raceFirst(exited),
+      Effect.timeoutFail({ duration: startTimeout, onTimeout: () => fail("StartTimeout", `${url}/global/health never answered healthy`) })
+    )
+
+    return {
+      url,
+      password: Redacted.make(password),
+      pid: proc.pid,
+      binary,
+      output: Effect.sync(() => tail.text())
+    } satisfies Info
+  })
+
+/**
+ * A managed server for the Layer's lifetime, provided both as `OpenCodeServer` and as the
+ * `OpenCodeConnection` the client uses. Swap it for `OpenCodeConnection.layer({ url })` to use an
+ * existing server instead: nothing else changes.
+ *
+ * @example
+ * ```ts
+ * import { NodeContext, NodeHttpClient } from "@effect/platform-node"
+ * import { Effect, Layer } from "effect"
+ * import { OpenCodeClient, OpenCodeServer } from "@plue/core"
+ *
+ * const Live = OpenCodeClient.layer.pipe(
+ *   Layer.provideMerge(OpenCodeServer.layer({ cwd: "/tmp/project" })),
+ *   Layer.provide([NodeContext.layer, NodeHttpClient.layerUndici])
+ * )
+ *
+ * Effect.gen(function*() {
+ *   const client = yield* OpenCodeClient.OpenCodeClient
+ *   const session = yield* client.create({ title: "hello" })
+ *   yield* Effect.log(session.id)
+ * }).pipe(Effect.provide(Live))
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const layer = (
+  options: Options = {}
+): Layer.Layer<
+  OpenCodeServer | OpenCodeConnection.OpenCodeConnection,
+  ServerStartError,
+  CommandExecutor.CommandExecutor | HttpClient.HttpClient
+> =>
+  Layer.scopedContext(Effect.map(start(options), (info) =>
+    Context.make(OpenCodeServer, info).pipe(
+      Context.add(
+        OpenCodeConnection.OpenCodeConnection,
+        OpenCodeConnection.make({ ...options.connection, url: info.url, password: info.password })
+      )
+    )))

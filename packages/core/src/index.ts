@@ -1,0 +1,23 @@
+/**
+ * @plue/core: the typed OpenCode client, a managed OpenCode server, and the plue session bridge.
+ *
+ * @since 0.1.0
+ */
+
+/** Session and message identifiers, and the check that keeps bad ids out of URLs. */
+export * as Identifier from "./Identifier.js"
+
+/** Typed failures of talking to OpenCode. */
+export * as OpenCodeError from "./OpenCodeError.js"
+
+/** OpenCode's wire data as Schemas. */
+export * as OpenCodeSchema from "./OpenCodeSchema.js"
+
+/** Where the server is and how to reach it. */
+export * as OpenCodeConnection from "./OpenCodeConnection.js"
+
+/** The typed OpenCode client. */
+export * as OpenCodeClient from "./OpenCodeClient.js"
+
+/** A managed local OpenCode server as a scoped Layer. */
+export * as OpenCodeServer from "./OpenCodeServer.js"

@@ -1,0 +1,37 @@
+import { existsSync } from "node:fs"
+import { createRequire } from "node:module"
+import { dirname, join } from "node:path"
+
+const require = createRequire(import.meta.url)
+
+/**
+ * The pinned OpenCode binary: `PLUE_OPENCODE_BIN` when set, else the native binary of the
+ * `opencode-ai` package (its postinstall links it to `bin/opencode.exe`), else the platform
+ * package itself, else `opencode` on the PATH. The native binary is run directly, never through
+ * a wrapper script, so that stopping it stops the server and nothing is left behind.
+ */
+export const resolveOpencodeBinary = (): string => {
+  const fromEnv = process.env.PLUE_OPENCODE_BIN
+  if (fromEnv) return fromEnv
+  const candidates: Array<() => string> = [
+    () => join(dirname(require.resolve("opencode-ai/package.json")), "bin", "opencode.exe"),
+    () => join(dirname(require.resolve(`opencode-${process.platform}-${process.arch}/package.json`)), "bin", "opencode")
+  ]
+  for (const candidate of candidates) {
+    try {
+      const path = candidate()
+      if (existsSync(path)) return path
+    } catch {
+      // package not installed: try the next one
+    }
+  }
+  return "opencode"
+}
+
+let pdeathsig: boolean | undefined
+
+/** Whether util-linux `setpriv` is there to set a parent-death signal on the server. */
+export const pdeathsigAvailable = (): boolean => {
+  pdeathsig ??= ["/usr/bin/setpriv", "/bin/setpriv"].some((path) => existsSync(path))
+  return pdeathsig
+}

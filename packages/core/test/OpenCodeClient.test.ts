@@ -1,0 +1,176 @@
+import { NodeContext, NodeHttpClient } from "@effect/platform-node"
+import { assert, layer } from "@effect/vitest"
+import { Chunk, Effect, Either, Fiber, Layer, Option, Redacted, Stream } from "effect"
+import * as OpenCodeClient from "../src/OpenCodeClient.js"
+import * as OpenCodeConnection from "../src/OpenCodeConnection.js"
+import * as OpenCodeServer from "../src/OpenCodeServer.js"
+import * as TestServer from "../src/testing/TestServer.js"
+
+const Platform = Layer.mergeAll(NodeContext.layer, NodeHttpClient.layerUndici)
+const Live = TestServer.layer().pipe(Layer.provideMerge(Platform))
+
+/** A second client for the same server, with other credentials or settings. */
+const otherClient = (patch: (settings: OpenCodeConnection.ConnectionSettings) => OpenCodeConnection.ConnectionSettings) =>
+  Effect.gen(function*() {
+    const settings = yield* OpenCodeConnection.OpenCodeConnection
+    return yield* OpenCodeClient.make.pipe(
+      Effect.provideService(OpenCodeConnection.OpenCodeConnection, patch(settings))
+    )
+  })
+
+const raw = (path: string, init: RequestInit = {}) =>
+  Effect.gen(function*() {
+    const server = yield* OpenCodeServer.OpenCodeServer
+    const auth = Buffer.from(`opencode:${Redacted.value(server.password)}`).toString("base64")
+    return yield* Effect.promise(() =>
+      fetch(`${server.url}${path}`, { ...init, headers: { authorization: `Basic ${auth}`, ...init.headers } })
+        .then((response) => response.json() as Promise<unknown>)
+    )
+  })
+
+layer(Live, { timeout: 120_000, excludeTestServices: true })("OpenCodeClient against a real server", (it) => {
+  it.effect("health answers with the pinned version", () =>
+    Effect.gen(function*() {
+      const client = yield* OpenCodeClient.OpenCodeClient
+      const health = yield* client.health
+      assert.isTrue(health.healthy)
+      assert.strictEqual(health.version, "1.18.33")
+    }))
+
+  it.effect("create, get, update, children and delete a session tree", () =>
+    Effect.gen(function*() {
+      const client = yield* OpenCodeClient.OpenCodeClient
+      const parent = yield* client.create({ title: "parent" })
+      assert.match(parent.id, /^ses_/)
+      assert.strictEqual(parent.title, "parent")
+      const child = yield* client.create({ parentID: parent.id })
+      assert.strictEqual(child.parentID, parent.id)
+      assert.match(child.title, /^Child session - /)
+
+      const fetched = yield* client.get(parent.id)
+      assert.strictEqual(fetched.id, parent.id)
+      assert.strictEqual(fetched.directory, parent.directory)
+
+      const renamed = yield* client.update(parent.id, { title: "renamed" })
+      assert.strictEqual(renamed.title, "renamed")
+      assert.strictEqual((yield* client.get(parent.id)).title, "renamed")
+
+      const children = yield* client.children(parent.id)
+      assert.deepStrictEqual(children.map((s) => s.id), [child.id])
+
+      assert.isTrue(yield* client.delete(parent.id))
+      const gone = yield* Effect.either(client.get(child.id))
+      assert.isTrue(Either.isLeft(gone) && gone.left._tag === "SessionNotFound", "the child went with its parent")
+    }))
+
+  it.effect("a 404 is SessionNotFound, with the id", () =>
+    Effect.gen(function*() {
+      const client = yield* OpenCodeClient.OpenCodeClient
+      const error = yield* Effect.flip(client.get("ses_doesnotexist0000000000000"))
+      assert.strictEqual(error._tag, "SessionNotFound")
+      if (error._tag === "SessionNotFound") assert.strictEqual(error.sessionId, "ses_doesnotexist0000000000000")
+      assert.include(error.message, "ses_doesnotexist0000000000000")
+      assert.strictEqual((yield* Effect.flip(client.delete("ses_doesnotexist0000000000000")))._tag, "SessionNotFound")
+      assert.strictEqual((yield* Effect.flip(client.update("ses_doesnotexist0000000000000", { title: "x" })))._tag, "SessionNotFound")
+    }))
+
+  it.effect("abort, status, share failure and unshare", () =>
+    Effect.gen(function*() {
+      const client = yield* OpenCodeClient.OpenCodeClient
+      const session = yield* client.create({ title: "ops" })
+      assert.isTrue(yield* client.abort(session.id))
+      const status = yield* client.status
+      assert.isUndefined(status[session.id], "an idle session is absent from the status map")
+      // No share service is reachable from this sandbox: the server answers 500.
+      const share = yield* Effect.flip(client.share(session.id))
+      assert.strictEqual(share._tag, "ServerError")
+      const unshared = yield* client.unshare(session.id)
+      assert.strictEqual(unshared.id, session.id)
+      assert.isUndefined(unshared.share)
+    }))
+
+  it.effect("unicode and 1 MB titles round-trip", () =>
+    Effect.gen(function*() {
+      const client = yield* OpenCodeClient.OpenCodeClient
+      const unicode = "Übersicht 日本語 🚀 \u202e mixed ‮ بالعربية"
+      const session = yield* client.create({ title: unicode })
+      assert.strictEqual(session.title, unicode)
+      assert.strictEqual((yield* client.get(session.id)).title, unicode)
+      const big = "é".repeat(512 * 1024)
+      const updated = yield* client.update(session.id, { title: big })
+      assert.strictEqual(updated.title.length, big.length)
+      assert.strictEqual((yield* client.get(session.id)).title, big)
+    }))
+
+  it.effect("list returns all of 250+ sessions, past the server's default page of 100", () =>
+    Effect.gen(function*() {
+      const client = yield* OpenCodeClient.OpenCodeClient
+      const created = yield* Effect.forEach(
+        Array.from({ length: 250 }, (_, i) => i),
+        (i) => client.create({ title: `bulk ${i}` }),
+        { concurrency: 16 }
+      )
+      const raw100 = (yield* raw("/session")) as Array<unknown>
+      assert.strictEqual(raw100.length, 100, "the server alone cuts at 100")
+      const all = yield* client.list()
+      const ids = new Set(all.map((s) => s.id))
+      for (const session of created) assert.isTrue(ids.has(session.id), `missing ${session.id}`)
+      assert.strictEqual(ids.size, all.length, "no duplicates")
+      const roots = yield* client.list({ roots: true })
+      assert.isTrue(roots.every((s) => s.parentID === undefined))
+      const found = yield* client.list({ search: "bulk 249" })
+      assert.deepStrictEqual(found.map((s) => s.title), ["bulk 249"])
+    }), { timeout: 120_000 })
+
+  it.effect("unknown fields from a newer server are kept", () =>
+    Effect.gen(function*() {
+      const client = yield* OpenCodeClient.OpenCodeClient
+      const session = yield* client.create({})
+      // `slug`, `cost` and `tokens` are real fields; check the wire object survives whole.
+      const wire = (yield* raw(`/session/${session.id}`)) as Record<string, unknown>
+      const decoded = (yield* client.get(session.id)) as unknown as Record<string, unknown>
+      assert.deepStrictEqual(Object.keys(decoded).sort(), Object.keys(wire).sort())
+    }))
+
+  it.effect("a wrong password is Unauthorized", () =>
+    Effect.gen(function*() {
+      const bad = yield* otherClient((s) => ({ ...s, password: Option.some(Redacted.make("wrong")) }))
+      const error = yield* Effect.flip(bad.list())
+      assert.strictEqual(error._tag, "Unauthorized")
+      const none = yield* otherClient((s) => ({ ...s, password: Option.none() }))
+      const error2 = yield* Effect.flip(none.get("ses_abc"))
+      assert.strictEqual(error2._tag, "Unauthorized")
+      assert.include(error2.message, "OPENCODE_SERVER_PASSWORD")
+      const events = yield* Effect.flip(Stream.runDrain(bad.events))
+      assert.strictEqual(events._tag, "Unauthorized")
+    }))
+
+  it.effect("the event stream carries session events, decoded", () =>
+    Effect.gen(function*() {
+      const client = yield* OpenCodeClient.OpenCodeClient
+      const fiber = yield* client.events.pipe(
+        Stream.filter((event) => event.type === "session.created" || event.type === "server.connected"),
+        Stream.take(2),
+        Stream.runCollect,
+        Effect.fork
+      )
+      // The first message is server.connected; create once the stream is open.
+      yield* Effect.sleep("300 millis")
+      const session = yield* client.create({ title: "evented" })
+      const events = Chunk.toReadonlyArray(yield* Fiber.join(fiber))
+      assert.strictEqual(events[0]!.type, "server.connected")
+      const created = events[1]!
+      assert.strictEqual(created.type, "session.created")
+      if (created.type === "session.created") assert.strictEqual(created.properties.info.id, session.id)
+    }))
+
+  it.effect("init sends a generated ascending msg_ id (the server checks its shape)", () =>
+    Effect.gen(function*() {
+      const client = yield* OpenCodeClient.OpenCodeClient
+      const session = yield* client.create({})
+      // No such provider here: the server refuses the model, but only after accepting the
+      // request shape, which includes our messageID.
+      const error = yield* Effect.flip(client.init(session.id, { providerID: "nope", modelID: "nope" }))
+      assert.notStrictEqual(error._tag, "BadRequest", error.message)
+    }))
+})
