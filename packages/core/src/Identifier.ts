@@ -88,24 +88,20 @@ export const parseSessionId = (input: unknown): Effect.Effect<SessionId, Invalid
 
 const BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
-let lastMillis = 0
-let counter = 0
+let lastValue = 0n
 
 /**
  * Generates a message id in OpenCode's ascending format: `msg_`, 12 hex digits of
- * `(milliseconds * 4096 + counter)` (so ids made later sort later, also within one
- * millisecond), then 14 random base62 characters.
+ * `(milliseconds * 4096 + counter)`, then 14 random base62 characters. Every id is greater than
+ * the one before it, also within one millisecond, past 4096 ids a millisecond, and when the wall
+ * clock steps back.
  *
  * @since 0.1.0
  */
 export const ascendingMessageId = (now: number = Date.now()): MessageId => {
-  if (now > lastMillis) {
-    lastMillis = now
-    counter = 0
-  }
-  // Never go backwards, even if the wall clock does.
-  counter++
-  const value = BigInt(lastMillis) * 4096n + BigInt(counter)
+  const fromClock = BigInt(now) * 4096n + 1n
+  const value = fromClock > lastValue ? fromClock : lastValue + 1n
+  lastValue = value
   const time = (value & 0xffffffffffffn).toString(16).padStart(12, "0")
   const bytes = new Uint8Array(14)
   globalThis.crypto.getRandomValues(bytes)

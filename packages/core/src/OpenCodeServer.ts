@@ -17,7 +17,7 @@ import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import { pdeathsigAvailable, resolveOpencodeBinary } from "./internal/binary.js"
+import { findExecutable, pdeathsigAvailable, resolveOpencodeBinary } from "./internal/binary.js"
 import { OutputTail } from "./internal/outputTail.js"
 import { makeRequester } from "./internal/request.js"
 import * as OpenCodeConnection from "./OpenCodeConnection.js"
@@ -117,12 +117,16 @@ export const start = (
     const fail = (reason: typeof ServerStartFailure.Type, detail: string) =>
       new ServerStartError({ reason, binary, detail, output: tail.text() })
 
+    const executable = findExecutable(binary)
+    if (executable === undefined) {
+      return yield* fail("BinaryNotFound", `no executable file at ${binary}`)
+    }
     const args = ["serve", "--port", "0", "--hostname", "127.0.0.1", ...(options.pure === false ? [] : ["--pure"])]
     // On Linux, ask the kernel to stop the server if this process dies without running its
     // finalizers (SIGKILL, a crash): no orphan even then.
     const [command, ...rest] = process.platform === "linux" && pdeathsigAvailable()
-      ? ["setpriv", "--pdeathsig", "TERM", "--", binary, ...args]
-      : [binary, ...args]
+      ? ["setpriv", "--pdeathsig", "TERM", "--", executable, ...args]
+      : [executable, ...args]
     const env: Record<string, string> = {
       OPENCODE_SERVER_PASSWORD: password,
       ...(options.config ? { OPENCODE_CONFIG_CONTENT: JSON.stringify(options.config) } : {}),
@@ -139,11 +143,13 @@ export const start = (
       )
     )
     // Runs before the executor's own release (finalizers run in reverse): ask politely, then
-    // insist, so a server that ignores SIGTERM cannot hold the scope open.
+    // insist, so a server that ignores SIGTERM cannot hold the scope open. Finalizers are
+    // uninterruptible, so each wait is made interruptible for its timeout to take effect.
+    const killWithin = (signal: "SIGTERM" | "SIGKILL", within: Duration.DurationInput) =>
+      proc.kill(signal).pipe(Effect.interruptible, Effect.timeoutFail({ duration: within, onTimeout: () => signal }))
     yield* Effect.addFinalizer(() =>
-      proc.kill("SIGTERM").pipe(
-        Effect.timeout(Duration.seconds(5)),
-        Effect.catchAll(() => proc.kill("SIGKILL")),
+      killWithin("SIGTERM", Duration.seconds(3)).pipe(
+        Effect.catchAll(() => killWithin("SIGKILL", Duration.seconds(5))),
         Effect.ignore
       )
     )

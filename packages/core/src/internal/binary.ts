@@ -1,6 +1,6 @@
-import { existsSync } from "node:fs"
+import { accessSync, constants, existsSync, statSync } from "node:fs"
 import { createRequire } from "node:module"
-import { dirname, join } from "node:path"
+import { delimiter, dirname, join } from "node:path"
 
 const require = createRequire(import.meta.url)
 
@@ -34,4 +34,19 @@ let pdeathsig: boolean | undefined
 export const pdeathsigAvailable = (): boolean => {
   pdeathsig ??= ["/usr/bin/setpriv", "/bin/setpriv"].some((path) => existsSync(path))
   return pdeathsig
+}
+
+/** The executable `binary` names (a path, or a name looked up on PATH), or undefined. */
+export const findExecutable = (binary: string): string | undefined => {
+  const candidates = binary.includes("/")
+    ? [binary]
+    : (process.env.PATH ?? "").split(delimiter).filter(Boolean).map((dir) => join(dir, binary))
+  return candidates.find((path) => {
+    try {
+      accessSync(path, constants.X_OK)
+      return statSync(path).isFile()
+    } catch {
+      return false
+    }
+  })
 }

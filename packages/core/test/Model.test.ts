@@ -1,0 +1,73 @@
+import { NodeContext, NodeHttpClient, NodeHttpServer } from "@effect/platform-node"
+import { assert, layer } from "@effect/vitest"
+import { Chunk, Effect, Fiber, Layer, Redacted, Stream } from "effect"
+import { createServer } from "node:http"
+import * as Identifier from "../src/Identifier.js"
+import * as OpenCodeClient from "../src/OpenCodeClient.js"
+import * as OpenCodeServer from "../src/OpenCodeServer.js"
+import * as StubLlm from "../src/testing/StubLlm.js"
+import * as TestServer from "../src/testing/TestServer.js"
+
+// A real OpenCode server whose model is the stub: 40 chunks, 100 ms apart, so a run lasts ~4 s.
+const Stub = StubLlm.layer({ pace: "100 millis", chunks: 40 }).pipe(
+  Layer.provide(NodeHttpServer.layer(createServer, { port: 0, host: "127.0.0.1" }))
+)
+const Live = Layer.unwrapEffect(Effect.map(StubLlm.StubLlm, (stub) => TestServer.layer({ config: stub.opencodeConfig }))).pipe(
+  Layer.provideMerge(Stub),
+  Layer.provideMerge(Layer.mergeAll(NodeContext.layer, NodeHttpClient.layerUndici))
+)
+
+layer(Live, { timeout: 120_000, excludeTestServices: true })("OpenCodeClient with a (stub) model", (it) => {
+  it.effect("prompt_async runs in the background; abort cuts the model stream and the session goes idle", () =>
+    Effect.gen(function*() {
+      const client = yield* OpenCodeClient.OpenCodeClient
+      const stub = yield* StubLlm.StubLlm
+      const session = yield* client.create({ title: "prompted" })
+      const before = yield* stub.stats
+
+      const statuses = yield* client.events.pipe(
+        Stream.filter((e) => e.type === "session.status" && e.properties.sessionID === session.id),
+        Stream.map((e) => (e.type === "session.status" ? e.properties.status.type : "")),
+        Stream.takeUntil((type) => type === "idle"),
+        Stream.runCollect,
+        Effect.fork
+      )
+      yield* Effect.sleep("200 millis")
+      yield* client.promptAsync(session.id, { text: "hello", model: { providerID: stub.providerID, modelID: stub.modelID } })
+
+      // Wait until OpenCode is streaming from the model.
+      for (let i = 0; i < 100 && (yield* stub.stats).streaming === before.streaming; i++) yield* Effect.sleep("50 millis")
+      assert.isAbove((yield* stub.stats).streaming, before.streaming, "the model was called")
+      assert.strictEqual((yield* client.status)[session.id]?.type, "busy")
+
+      assert.isTrue(yield* client.abort(session.id))
+      const seen = Chunk.toReadonlyArray(yield* Fiber.join(statuses))
+      assert.include(seen, "busy")
+      assert.strictEqual(seen[seen.length - 1], "idle")
+      for (let i = 0; i < 40 && (yield* stub.stats).cut === before.cut; i++) yield* Effect.sleep("50 millis")
+      assert.isAbove((yield* stub.stats).cut, before.cut, "the model's stream was cut off")
+      assert.isUndefined((yield* client.status)[session.id])
+    }))
+
+  it.effect("init runs a whole turn on the model with a generated ascending message id", () =>
+    Effect.gen(function*() {
+      const client = yield* OpenCodeClient.OpenCodeClient
+      const stub = yield* StubLlm.StubLlm
+      const session = yield* client.create({ title: "init" })
+      const before = yield* stub.stats
+      const start = Identifier.ascendingMessageId()
+      assert.isTrue(yield* client.init(session.id, { providerID: stub.providerID, modelID: stub.modelID }))
+      const after = yield* stub.stats
+      assert.isAbove(after.completed, before.completed, "the model answered to the end")
+      const end = Identifier.ascendingMessageId()
+      // The server stored the turn's user message under the id the client generated.
+      const server = yield* OpenCodeServer.OpenCodeServer
+      const auth = Buffer.from(`opencode:${Redacted.value(server.password)}`).toString("base64")
+      const messages = (yield* Effect.promise(() =>
+        fetch(`${server.url}/session/${session.id}/message`, { headers: { authorization: `Basic ${auth}` } }).then((r) => r.json())
+      )) as Array<{ info: { id: string; role: string } }>
+      const user = messages.filter((m) => m.info.role === "user").map((m) => m.info.id)
+      assert.strictEqual(user.length, 1)
+      assert.isTrue(start < user[0]! && user[0]! < end, `${start} < ${user[0]} < ${end}`)
+    }), { timeout: 60_000 })
+})

@@ -1,0 +1,114 @@
+import { NodeContext, NodeHttpClient } from "@effect/platform-node"
+import { assert, describe, it } from "@effect/vitest"
+import { Context, Deferred, Effect, Exit, Fiber, Layer, Scope } from "effect"
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import * as OpenCodeClient from "../src/OpenCodeClient.js"
+import * as OpenCodeServer from "../src/OpenCodeServer.js"
+import { makeSandbox } from "../src/testing/TestServer.js"
+
+const Platform = Layer.mergeAll(NodeContext.layer, NodeHttpClient.layerUndici)
+
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** Polls until `pid` is gone (the kernel reaps it shortly after the kill). */
+const gone = (pid: number) =>
+  Effect.gen(function*() {
+    for (let i = 0; i < 100 && alive(pid); i++) yield* Effect.sleep("50 millis")
+    return !alive(pid)
+  })
+
+/** Every process whose command line mentions `needle`. */
+const processesMentioning = (needle: string): Array<number> => {
+  return readdirSync("/proc").filter((d) => /^\d+$/.test(d)).flatMap((pid) => {
+    try {
+      return readFileSync(`/proc/${pid}/environ`, "latin1").includes(needle) ? [Number(pid)] : []
+    } catch {
+      return []
+    }
+  })
+}
+
+const script = (body: string): string => {
+  const dir = mkdtempSync(join(tmpdir(), "plue-fake-bin-"))
+  const path = join(dir, "opencode")
+  writeFileSync(path, `#!/bin/sh\n${body}\n`)
+  chmodSync(path, 0o755)
+  return path
+}
+
+describe("OpenCodeServer (managed)", () => {
+  it.live("starts a healthy server, serves the client, and leaves no process after the scope closes", () =>
+    Effect.gen(function*() {
+      const scope = yield* Scope.make()
+      const box = yield* Scope.extend(makeSandbox, scope)
+      const context = yield* Layer.buildWithScope(
+        OpenCodeClient.layer.pipe(Layer.provideMerge(OpenCodeServer.layer({ cwd: box.project, env: box.env })), Layer.provide(Platform)),
+        scope
+      )
+      const server = Context.get(context, OpenCodeServer.OpenCodeServer)
+      assert.match(server.url, /^http:\/\/127\.0\.0\.1:\d+$/)
+      assert.isTrue(alive(server.pid))
+      const client = Context.get(context, OpenCodeClient.OpenCodeClient)
+      const session = yield* client.create({ title: "managed" })
+      assert.strictEqual((yield* client.get(session.id)).title, "managed")
+      const children = processesMentioning(box.home)
+      assert.isAbove(children.length, 0, "the server (and what it started) can be found by its sandbox")
+
+      yield* Scope.close(scope, Exit.void)
+      assert.isTrue(yield* gone(server.pid), "the server process is gone")
+      for (const pid of children) assert.isTrue(yield* gone(pid), `process ${pid} of the server is gone`)
+    }).pipe(Effect.provide(Platform)), { timeout: 60_000 })
+
+  it.live("interrupting the program that owns the server ends it", () =>
+    Effect.gen(function*() {
+      const started = yield* Deferred.make<{ pid: number; home: string }>()
+      const fiber = yield* Effect.fork(Effect.scoped(Effect.gen(function*() {
+        const box = yield* makeSandbox
+        const server = yield* OpenCodeServer.start({ cwd: box.project, env: box.env })
+        yield* Deferred.succeed(started, { pid: server.pid, home: box.home })
+        return yield* Effect.never
+      })).pipe(Effect.provide(Platform)))
+      const { pid, home } = yield* Deferred.await(started)
+      assert.isTrue(alive(pid))
+      yield* Fiber.interrupt(fiber)
+      assert.isTrue(yield* gone(pid))
+      assert.deepStrictEqual(processesMentioning(home), [])
+    }), { timeout: 60_000 })
+
+  it.live("a missing binary fails with BinaryNotFound", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(Effect.scoped(OpenCodeServer.start({ binary: "/nonexistent/opencode" })))
+      assert.strictEqual(error.reason, "BinaryNotFound")
+      assert.include(error.message, "/nonexistent/opencode")
+    }).pipe(Effect.provide(Platform)))
+
+  it.live("an early exit fails with ExitedEarly and quotes what the server printed", () =>
+    Effect.gen(function*() {
+      const binary = script(`echo "config error: bad provider" >&2\necho "some stdout"\nexit 3`)
+      const error = yield* Effect.flip(Effect.scoped(OpenCodeServer.start({ binary })))
+      assert.strictEqual(error.reason, "ExitedEarly")
+      assert.include(error.message, "code 3")
+      assert.include(error.message, "config error: bad provider")
+      assert.include(error.message, "some stdout")
+    }).pipe(Effect.provide(Platform)))
+
+  it.live("a server that never says it listens fails with StartTimeout and is stopped", () =>
+    Effect.gen(function*() {
+      const pidFile = join(mkdtempSync(join(tmpdir(), "plue-pid-")), "pid")
+      const binary = script(`echo $$ > ${pidFile}\necho "starting..."\nexec sleep 30`)
+      const error = yield* Effect.flip(Effect.scoped(OpenCodeServer.start({ binary, startTimeout: "700 millis" })))
+      assert.strictEqual(error.reason, "StartTimeout")
+      assert.include(error.message, "starting...")
+      const pid = Number(readFileSync(pidFile, "utf8"))
+      assert.isTrue(yield* gone(pid), "the stuck process was killed")
+    }).pipe(Effect.provide(Platform)))
+})
