@@ -91,6 +91,8 @@ const isRetryable = (error: OpenCodeError): boolean =>
 /** Builds the request runner for one connection over the ambient HttpClient. */
 export const makeRequester = (settings: ConnectionSettings, base: HttpClient.HttpClient): Requester => {
   const client = base.pipe(
+    // No trace headers to the server: OpenCode traces sampled requests itself, at a cost per call.
+    HttpClient.withTracerPropagation(false),
     HttpClient.mapRequest(flow(
       HttpClientRequest.prependUrl(settings.url),
       Option.match(settings.password, {

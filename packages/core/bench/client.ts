@@ -1,0 +1,134 @@
+/**
+ * Client overhead: plue's OpenCodeClient against raw `fetch` and the official `@opencode-ai/sdk`
+ * on the same real server, measured side by side (interleaved rounds, rotating order) so a noisy
+ * machine affects all three alike.
+ */
+import { createOpencodeClient } from "@opencode-ai/sdk/v2/client"
+import { Effect, Redacted } from "effect"
+import { createServer, type Server } from "node:http"
+import type { AddressInfo } from "node:net"
+import * as OpenCodeClient from "../src/OpenCodeClient.js"
+import * as OpenCodeConnection from "../src/OpenCodeConnection.js"
+import type * as OpenCodeServer from "../src/OpenCodeServer.js"
+import { type Figure, measure, type Op } from "./measure.js"
+
+/**
+ * The client's own cost, without OpenCode's noise: the same `get` against a loopback server that
+ * answers a fixed session at once.
+ */
+export const overheadBench = (options: ClientBenchOptions) =>
+  Effect.gen(function*() {
+    const body = JSON.stringify({
+      id: "ses_df52ef724ffeXDvMevBjGyIfm2",
+      slug: "hidden-sailor",
+      projectID: "global",
+      directory: "/tmp/project",
+      path: "",
+      cost: 0,
+      tokens: { input: 0, output: 0, reasoning: 0, cache: { read: 0, write: 0 } },
+      title: "a session",
+      version: "1.18.33",
+      time: { created: 1795477801179, updated: 1795477801179 }
+    })
+    const server = yield* Effect.acquireRelease(
+      Effect.async<Server>((resume) => {
+        const server = createServer((_req, res) => res.writeHead(200, { "content-type": "application/json" }).end(body))
+        server.listen(0, "127.0.0.1", () => resume(Effect.succeed(server)))
+      }),
+      (server) => Effect.sync(() => server.close())
+    )
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+    const client = yield* OpenCodeClient.make.pipe(
+      Effect.provideService(OpenCodeConnection.OpenCodeConnection, OpenCodeConnection.make({ url, password: Redacted.make("pw") }))
+    )
+    const headers = { authorization: "Basic b3BlbmNvZGU6cHc=", accept: "application/json" }
+    const sdk = createOpencodeClient({ baseUrl: url, headers })
+    const id = "ses_df52ef724ffeXDvMevBjGyIfm2"
+    return yield* Effect.promise(() =>
+      measure({
+        name: "get (loopback stub)",
+        impls: {
+          fetch: () => fetch(`${url}/session/${id}`, { headers }).then((r) => r.json()),
+          sdk: () => sdk.session.get({ sessionID: id }),
+          plue: () => Effect.runPromise(client.get(id))
+        }
+      }, options.rounds, options.perRound * 4)
+    )
+  })
+
+export interface ClientBenchOptions {
+  readonly rounds: number
+  readonly perRound: number
+}
+
+export const clientBench = (
+  server: OpenCodeServer.Info,
+  client: OpenCodeClient.Service,
+  options: ClientBenchOptions
+): Effect.Effect<ReadonlyArray<Figure>, unknown> =>
+  Effect.gen(function*() {
+    const auth = `Basic ${Buffer.from(`opencode:${Redacted.value(server.password)}`).toString("base64")}`
+    const headers = { authorization: auth, accept: "application/json" }
+    const json = { ...headers, "content-type": "application/json" }
+    const sdk = createOpencodeClient({ baseUrl: server.url, headers: { authorization: auth } })
+    const run = <A>(effect: Effect.Effect<A, unknown>) => Effect.runPromise(effect)
+    // `create` runs last, so the list keeps its 100 sessions while it is measured.
+    const ok = async (response: Response) => {
+      if (!response.ok) throw new Error(`HTTP ${response.status}`)
+      return response.json() as Promise<unknown>
+    }
+    const sdkOk = (result: { error?: unknown; data?: unknown }) => {
+      if (result.error !== undefined) throw new Error(JSON.stringify(result.error))
+      return result.data
+    }
+
+    // 100 sessions, so `list` moves a realistic page.
+    const sessions = yield* Effect.forEach(Array.from({ length: 100 }, (_, i) => i), (i) => client.create({ title: `bench ${i}` }), {
+      concurrency: 8
+    })
+    const id = sessions[0]!.id
+    let n = 0
+    const title = () => `title ${n++}`
+
+    const ops: ReadonlyArray<Op> = [
+      {
+        name: "get",
+        impls: {
+          fetch: () => fetch(`${server.url}/session/${id}`, { headers }).then(ok),
+          sdk: () => sdk.session.get({ sessionID: id }).then(sdkOk),
+          plue: () => run(client.get(id))
+        }
+      },
+      {
+        // Every implementation asks for the complete list in one request.
+        name: "list",
+        impls: {
+          fetch: () => fetch(`${server.url}/session?limit=1000`, { headers }).then(ok),
+          sdk: () => sdk.session.list({ limit: 1000 }).then(sdkOk),
+          plue: () => run(client.list())
+        }
+      },
+      {
+        name: "update",
+        impls: {
+          fetch: () =>
+            fetch(`${server.url}/session/${id}`, { method: "PATCH", headers: json, body: JSON.stringify({ title: title() }) }).then(ok),
+          sdk: () => sdk.session.update({ sessionID: id, title: title() }).then(sdkOk),
+          plue: () => run(client.update(id, { title: title() }))
+        }
+      },
+      {
+        name: "create",
+        impls: {
+          fetch: () => fetch(`${server.url}/session`, { method: "POST", headers: json, body: JSON.stringify({ title: title() }) }).then(ok),
+          sdk: () => sdk.session.create({ title: title() }).then(sdkOk),
+          plue: () => run(client.create({ title: title() }))
+        }
+      }
+    ]
+    const figures: Array<Figure> = []
+    for (const op of ops) {
+      figures.push(yield* Effect.promise(() => measure(op, options.rounds, options.perRound)))
+    }
+    return figures
+  })
