@@ -21,3 +21,21 @@ export * as OpenCodeClient from "./OpenCodeClient.js"
 
 /** A managed local OpenCode server as a scoped Layer. */
 export * as OpenCodeServer from "./OpenCodeServer.js"
+
+/** Failures of the session bridge (handles, deletion, abort, share). */
+export * as PlueError from "./PlueError.js"
+
+/** The session event PubSub. */
+export * as SessionEvents from "./SessionEvents.js"
+
+/** The coherent session cache. */
+export * as SessionCache from "./SessionCache.js"
+
+/** The sync fiber following the server's event stream. */
+export * as SessionSync from "./SessionSync.js"
+
+/** Session handles and the operations of the C API. */
+export * as SessionManager from "./SessionManager.js"
+
+/** The whole bridge as one Layer (`Plue.layer`, `Plue.layerRemote`). */
+export * as Plue from "./Plue.js"

@@ -1,0 +1,262 @@
+/**
+ * The coherent session cache: one entry per session (never per handle), kept current by the
+ * event stream and by reconciliation, so a read after any change that reached the stream is
+ * never stale. Every change to an entry publishes exactly one event, so our own call's result
+ * and the server's echo of it are one event.
+ *
+ * @since 0.1.0
+ */
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import { parseSessionId, type SessionId } from "./Identifier.js"
+import * as OpenCodeClient from "./OpenCodeClient.js"
+import type { OpenCodeError } from "./OpenCodeError.js"
+import type { Session, SessionStatus } from "./OpenCodeSchema.js"
+import { SessionDeleted } from "./PlueError.js"
+import { type Origin, type SessionEvent, SessionEvents } from "./SessionEvents.js"
+
+/**
+ * The cache.
+ *
+ * @since 0.1.0
+ */
+export interface Service {
+  /** The session as cached, whatever its age. No HTTP. */
+  readonly peek: (sessionId: SessionId) => Option.Option<Session>
+  /**
+   * The session: from the cache when it is fresh (the event stream is live, or it was confirmed
+   * within the TTL), else from the server. Concurrent misses for one session cost one request.
+   */
+  readonly get: (sessionId: string) => Effect.Effect<Session, OpenCodeError | SessionDeleted>
+  /** Every session: from the cache when it mirrors the server, else listed from the server. */
+  readonly list: Effect.Effect<ReadonlyArray<Session>, OpenCodeError>
+  /** Whether the session is known to be deleted. */
+  readonly isDeleted: (sessionId: string) => boolean
+  /** Takes in a server view of a session, publishing what changed. */
+  readonly observe: (session: Session, origin: Origin) => Effect.Effect<void>
+  /** Takes in a deletion (and of the known descendants first); returns how many went. */
+  readonly remove: (sessionId: SessionId, origin: Origin, session?: Session) => Effect.Effect<number>
+  /** Takes in the complete list: what appeared, changed or vanished is published as such. */
+  readonly reconcile: (sessions: ReadonlyArray<Session>) => Effect.Effect<void>
+  /** Takes in a status; publishes it when it differs from the last one. */
+  readonly status: (sessionId: SessionId, status: SessionStatus) => Effect.Effect<void>
+  /**
+   * Set by the sync fiber: while true, the stream is live and reconciled, so every entry is
+   * current and the cache mirrors the server.
+   */
+  readonly setCoherent: (coherent: boolean) => Effect.Effect<void>
+  readonly coherent: Effect.Effect<boolean>
+  readonly size: Effect.Effect<number>
+}
+
+/**
+ * The cache service.
+ *
+ * @since 0.1.0
+ */
+export class SessionCache extends Context.Tag("@plue/core/SessionCache")<SessionCache, Service>() {}
+
+/**
+ * Options of the cache.
+ *
+ * @since 0.1.0
+ */
+export interface Options {
+  /** Upper bound on an entry's age while the event stream is not live. Default 5 seconds. */
+  readonly ttl?: Duration.DurationInput | undefined
+  /** How long a deletion is remembered, so late echoes cannot resurrect it. Default 10 minutes. */
+  readonly tombstoneTtl?: Duration.DurationInput | undefined
+}
+
+interface Entry {
+  session: Session
+  confirmedAt: number
+}
+
+const sameValue = (a: unknown, b: unknown): boolean => a === b || JSON.stringify(a) === JSON.stringify(b)
+
+/** The top-level fields that differ between two views of a session. */
+const changedFields = (before: Session, after: Session): Array<string> => {
+  const keys = new Set([...Object.keys(before), ...Object.keys(after)])
+  const changed: Array<string> = []
+  for (const key of keys) {
+    if (!sameValue((before as Record<string, unknown>)[key], (after as Record<string, unknown>)[key])) changed.push(key)
+  }
+  return changed
+}
+
+/** The events that turn `before` into `after`. */
+export const diff = (before: Session, after: Session, origin: Origin): Array<SessionEvent> => {
+  const changes = changedFields(before, after)
+  const events: Array<SessionEvent> = []
+  if (changes.includes("share")) {
+    if (after.share?.url) events.push({ _tag: "Shared", session: after, url: after.share.url, origin })
+    else events.push({ _tag: "Unshared", session: after, origin })
+  }
+  const rest = changes.filter((field) => field !== "share")
+  if (rest.length > 0) events.push({ _tag: "Updated", session: after, changes: rest, origin })
+  return events
+}
+
+/**
+ * Makes the cache.
+ *
+ * @since 0.1.0
+ */
+export const make = (
+  options: Options = {}
+): Effect.Effect<Service, never, OpenCodeClient.OpenCodeClient | SessionEvents> =>
+  Effect.gen(function*() {
+    const client = yield* OpenCodeClient.OpenCodeClient
+    const events = yield* SessionEvents
+    const ttl = Duration.toMillis(options.ttl ?? Duration.seconds(5))
+    const tombstoneTtl = Duration.toMillis(options.tombstoneTtl ?? Duration.minutes(10))
+    const entries = new Map<SessionId, Entry>()
+    const tombstones = new Map<string, number>()
+    const statuses = new Map<SessionId, string>()
+    const inflight = new Map<SessionId, Deferred.Deferred<Session, OpenCodeError | SessionDeleted>>()
+    let coherent = false
+
+    const isDeleted = (sessionId: string) => tombstones.has(sessionId)
+
+    const pruneTombstones = (now: number) => {
+      if (tombstones.size < 1024) return
+      for (const [id, at] of tombstones) if (now - at > tombstoneTtl) tombstones.delete(id)
+    }
+
+    /** The change itself, synchronous so that the event is published in the same step. */
+    const apply = (session: Session, origin: Origin, now: number): void => {
+      if (tombstones.has(session.id)) return
+      const entry = entries.get(session.id)
+      if (entry === undefined) {
+        entries.set(session.id, { session, confirmedAt: now })
+        events.unsafePublish({ _tag: "Created", session, origin })
+        return
+      }
+      // Out of order or repeated: an older view never overwrites a newer one. A title change
+      // keeps `time.updated`, so equal times are taken in (the stream is ordered).
+      if (session.time.updated < entry.session.time.updated) return
+      entry.confirmedAt = now
+      const changes = diff(entry.session, session, origin)
+      if (changes.length === 0) return
+      entry.session = session
+      for (const event of changes) events.unsafePublish(event)
+    }
+
+    const descendants = (sessionId: SessionId): Array<SessionId> => {
+      const out: Array<SessionId> = []
+      for (const [id, entry] of entries) {
+        if (entry.session.parentID === sessionId) out.push(...descendants(id), id)
+      }
+      return out
+    }
+
+    const removeNow = (sessionId: SessionId, origin: Origin, now: number, session?: Session): number => {
+      let count = 0
+      for (const child of descendants(sessionId)) count += removeOne(child, origin, now)
+      return count + removeOne(sessionId, origin, now, session)
+    }
+
+    const removeOne = (sessionId: SessionId, origin: Origin, now: number, session?: Session): number => {
+      if (tombstones.has(sessionId)) return 0
+      pruneTombstones(now)
+      tombstones.set(sessionId, now)
+      statuses.delete(sessionId)
+      const entry = entries.get(sessionId)
+      entries.delete(sessionId)
+      const known = entry?.session ?? session
+      events.unsafePublish({ _tag: "Deleted", sessionId, ...(known ? { session: known } : {}), origin })
+      return 1
+    }
+
+    const fetchOne = (sessionId: SessionId): Effect.Effect<Session, OpenCodeError | SessionDeleted> =>
+      client.get(sessionId).pipe(
+        Effect.tap((session) => Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.sync(() => apply(session, "reconcile", now)))),
+        Effect.catchTag("SessionNotFound", (error) =>
+          Effect.flatMap(Clock.currentTimeMillis, (now) =>
+            Effect.suspend((): Effect.Effect<never, OpenCodeError | SessionDeleted> => {
+              // Known to us before: it was deleted behind our back.
+              if (entries.has(sessionId) || tombstones.has(sessionId)) {
+                removeOne(sessionId, "reconcile", now)
+                return Effect.fail(new SessionDeleted({ sessionId }))
+              }
+              return Effect.fail(error)
+            })))
+      )
+
+    const get = (raw: string): Effect.Effect<Session, OpenCodeError | SessionDeleted> =>
+      Effect.flatMap(parseSessionId(raw), (sessionId) =>
+        Effect.flatMap(Clock.currentTimeMillis, (now) => {
+          if (tombstones.has(sessionId)) return Effect.fail(new SessionDeleted({ sessionId }))
+          const entry = entries.get(sessionId)
+          if (entry !== undefined && (coherent || now - entry.confirmedAt < ttl)) return Effect.succeed(entry.session)
+          const pending = inflight.get(sessionId)
+          if (pending !== undefined) return Deferred.await(pending)
+          // The first miss fetches for every concurrent reader; the fetch completes even if
+          // this reader is interrupted, so the others still get their answer.
+          return Effect.uninterruptibleMask((restore) =>
+            Effect.gen(function*() {
+              const deferred = yield* Deferred.make<Session, OpenCodeError | SessionDeleted>()
+              inflight.set(sessionId, deferred)
+              yield* fetchOne(sessionId).pipe(
+                Effect.exit,
+                Effect.flatMap((exit) => Deferred.done(deferred, exit)),
+                Effect.ensuring(Effect.sync(() => inflight.delete(sessionId))),
+                Effect.forkDaemon
+              )
+              return yield* restore(Deferred.await(deferred))
+            })
+          )
+        }))
+
+    const reconcileNow = (sessions: ReadonlyArray<Session>, now: number): void => {
+      const seen = new Set<string>()
+      for (const session of sessions) {
+        seen.add(session.id)
+        apply(session, "reconcile", now)
+      }
+      for (const id of [...entries.keys()]) if (!seen.has(id)) removeOne(id, "reconcile", now)
+    }
+
+    const service: Service = {
+      peek: (sessionId) => Option.map(Option.fromNullable(entries.get(sessionId)), (entry) => entry.session),
+      get,
+      list: Effect.suspend(() => {
+        if (coherent) return Effect.succeed(Array.from(entries.values(), (entry) => entry.session))
+        return client.list().pipe(
+          Effect.tap((sessions) => Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.sync(() => reconcileNow(sessions, now))))
+        )
+      }),
+      isDeleted,
+      observe: (session, origin) => Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.sync(() => apply(session, origin, now))),
+      remove: (sessionId, origin, session) =>
+        Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.sync(() => removeNow(sessionId, origin, now, session))),
+      reconcile: (sessions) => Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.sync(() => reconcileNow(sessions, now))),
+      status: (sessionId, status) =>
+        Effect.sync(() => {
+          // A session never seen busy is idle: no event for that.
+          const before = statuses.get(sessionId) ?? "idle"
+          if (tombstones.has(sessionId) || before === status.type) return
+          statuses.set(sessionId, status.type)
+          events.unsafePublish({ _tag: "Status", sessionId, status })
+        }),
+      setCoherent: (value) => Effect.sync(() => void (coherent = value)),
+      coherent: Effect.sync(() => coherent),
+      size: Effect.sync(() => entries.size)
+    }
+    return service
+  })
+
+/**
+ * The cache as a Layer.
+ *
+ * @since 0.1.0
+ */
+export const layer = (
+  options: Options = {}
+): Layer.Layer<SessionCache, never, OpenCodeClient.OpenCodeClient | SessionEvents> => Layer.effect(SessionCache, make(options))

@@ -1,0 +1,210 @@
+/**
+ * The session event PubSub: one typed event per change, whether it came from this process or
+ * from another client, delivered to every subscriber as a `Stream`. Bounded: a subscriber that
+ * falls behind loses the oldest events and is told so with a `Lagged` event, never a silent gap.
+ *
+ * @since 0.1.0
+ */
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as PubSub from "effect/PubSub"
+import * as Queue from "effect/Queue"
+import * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import { SessionId } from "./Identifier.js"
+import { Session, SessionStatus } from "./OpenCodeSchema.js"
+
+/**
+ * Where a change was first seen: a call made through this bridge, the server's event stream
+ * (another client, or the server itself), or a reconciliation after the stream was not followed.
+ *
+ * @since 0.1.0
+ */
+export const Origin = Schema.Literal("local", "remote", "reconcile")
+
+/**
+ * @since 0.1.0
+ */
+export type Origin = typeof Origin.Type
+
+/**
+ * A session appeared.
+ *
+ * @since 0.1.0
+ */
+export const Created = Schema.TaggedStruct("Created", { session: Session, origin: Origin })
+
+/**
+ * A session changed; `changes` names the top-level fields that differ (`title`, `time`, ...).
+ *
+ * @since 0.1.0
+ */
+export const Updated = Schema.TaggedStruct("Updated", {
+  session: Session,
+  changes: Schema.Array(Schema.String),
+  origin: Origin
+})
+
+/**
+ * A session is gone (with a parent, its children first).
+ *
+ * @since 0.1.0
+ */
+export const Deleted = Schema.TaggedStruct("Deleted", {
+  sessionId: SessionId,
+  session: Schema.optional(Session),
+  origin: Origin
+})
+
+/**
+ * A session got a share URL.
+ *
+ * @since 0.1.0
+ */
+export const Shared = Schema.TaggedStruct("Shared", { session: Session, url: Schema.String, origin: Origin })
+
+/**
+ * A session stopped being shared.
+ *
+ * @since 0.1.0
+ */
+export const Unshared = Schema.TaggedStruct("Unshared", { session: Session, origin: Origin })
+
+/**
+ * An abort was sent for a session through this bridge.
+ *
+ * @since 0.1.0
+ */
+export const Aborted = Schema.TaggedStruct("Aborted", { sessionId: SessionId, origin: Origin })
+
+/**
+ * A session became busy, idle or is retrying.
+ *
+ * @since 0.1.0
+ */
+export const Status = Schema.TaggedStruct("Status", { sessionId: SessionId, status: SessionStatus })
+
+/**
+ * A session's run failed; `error` is OpenCode's error object.
+ *
+ * @since 0.1.0
+ */
+export const Errored = Schema.TaggedStruct("Error", {
+  sessionId: Schema.optional(SessionId),
+  error: Schema.Unknown
+})
+
+/**
+ * Every session event.
+ *
+ * @since 0.1.0
+ */
+export const SessionEvent = Schema.Union(Created, Updated, Deleted, Shared, Unshared, Aborted, Status, Errored)
+
+/**
+ * @since 0.1.0
+ */
+export type SessionEvent = typeof SessionEvent.Type
+
+/**
+ * This subscriber fell behind and `missed` events were dropped for it: resynchronise (list the
+ * sessions) if it keeps state.
+ *
+ * @since 0.1.0
+ */
+export const Lagged = Schema.TaggedStruct("Lagged", { missed: Schema.Number })
+
+/**
+ * What a subscriber receives.
+ *
+ * @since 0.1.0
+ */
+export const Delivery = Schema.Union(SessionEvent, Lagged)
+
+/**
+ * @since 0.1.0
+ */
+export type Delivery = typeof Delivery.Type
+
+interface Envelope {
+  readonly seq: number
+  readonly event: SessionEvent
+}
+
+/**
+ * The event PubSub.
+ *
+ * @since 0.1.0
+ */
+export interface Service {
+  /** Publishes at once, synchronously: callers publish in the same step as the change. */
+  readonly unsafePublish: (event: SessionEvent) => void
+  /** Subscribes now (events published after this returns are delivered) for the scope's life. */
+  readonly subscribe: Effect.Effect<Stream.Stream<Delivery>, never, Scope.Scope>
+  /** A stream that subscribes when it is run. */
+  readonly stream: Stream.Stream<Delivery>
+  /** Events published so far. */
+  readonly published: Effect.Effect<number>
+}
+
+/**
+ * The event PubSub service.
+ *
+ * @since 0.1.0
+ */
+export class SessionEvents extends Context.Tag("@plue/core/SessionEvents")<SessionEvents, Service>() {}
+
+/**
+ * Options of the PubSub.
+ *
+ * @since 0.1.0
+ */
+export interface Options {
+  /** Events kept for the slowest subscriber before it lags. Default 4096. */
+  readonly capacity?: number | undefined
+}
+
+/**
+ * Makes the PubSub, shut down with the scope.
+ *
+ * @since 0.1.0
+ */
+export const make = (options: Options = {}): Effect.Effect<Service, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const pubsub = yield* Effect.acquireRelease(
+      PubSub.sliding<Envelope>(options.capacity ?? 4096),
+      PubSub.shutdown
+    )
+    let seq = 0
+    const subscribe = Effect.gen(function*() {
+      const queue = yield* PubSub.subscribe(pubsub)
+      let expected = seq + 1
+      return Stream.fromQueue(queue).pipe(
+        Stream.mapConcat((envelope): ReadonlyArray<Delivery> => {
+          const missed = envelope.seq - expected
+          expected = envelope.seq + 1
+          return missed > 0 ? [{ _tag: "Lagged", missed }, envelope.event] : [envelope.event]
+        }),
+        Stream.ensuring(Queue.shutdown(queue))
+      )
+    })
+    return {
+      unsafePublish: (event) => {
+        // A sliding PubSub never suspends a publisher, so this completes synchronously: the
+        // event is in order with the change that caused it.
+        Effect.runSync(PubSub.publish(pubsub, { seq: ++seq, event }))
+      },
+      subscribe,
+      stream: Stream.unwrapScoped(subscribe),
+      published: Effect.sync(() => seq)
+    } satisfies Service
+  })
+
+/**
+ * The PubSub as a Layer.
+ *
+ * @since 0.1.0
+ */
+export const layer = (options: Options = {}): Layer.Layer<SessionEvents> => Layer.scoped(SessionEvents, make(options))

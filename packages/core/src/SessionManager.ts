@@ -1,0 +1,231 @@
+/**
+ * The session manager: the operations of the C API as typed Effects, over opaque handles.
+ *
+ * A handle is a number that is never reused. It names a session (several handles may name the
+ * same one; they read the same cache entry), carries an abort signal and owns the fibers of its
+ * in-flight operations. Destroying a handle interrupts them and never deletes the session.
+ *
+ * @since 0.1.0
+ */
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as ExecutionStrategy from "effect/ExecutionStrategy"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as FiberSet from "effect/FiberSet"
+import * as Layer from "effect/Layer"
+import * as Scope from "effect/Scope"
+import { parseSessionId, type SessionId } from "./Identifier.js"
+import * as OpenCodeClient from "./OpenCodeClient.js"
+import type { OpenCodeError } from "./OpenCodeError.js"
+import type { Session } from "./OpenCodeSchema.js"
+import { Aborted, InvalidHandle, SessionDeleted, type SessionError, ShareUnavailable } from "./PlueError.js"
+import { SessionCache } from "./SessionCache.js"
+import { SessionEvents } from "./SessionEvents.js"
+
+/**
+ * An opaque session handle: a positive integer, never reused.
+ *
+ * @since 0.1.0
+ */
+export type Handle = number
+
+/**
+ * What is known of an open handle (for diagnostics and leak reports).
+ *
+ * @since 0.1.0
+ */
+export interface HandleInfo {
+  readonly handle: Handle
+  readonly sessionId: SessionId
+  readonly inFlight: number
+}
+
+/**
+ * The session manager.
+ *
+ * @since 0.1.0
+ */
+export interface Service {
+  /** Creates a session (optionally a child of `parentID`) and opens a handle on it. */
+  readonly create: (
+    options?: { readonly parentID?: string | undefined; readonly title?: string | undefined }
+  ) => Effect.Effect<Handle, OpenCodeError | SessionDeleted>
+  /** Opens a handle on an existing session. */
+  readonly open: (sessionId: string) => Effect.Effect<Handle, OpenCodeError | SessionDeleted>
+  /** The handle's session id. */
+  readonly sessionId: (handle: Handle) => Effect.Effect<SessionId, InvalidHandle>
+  /** The session, from the coherent cache. */
+  readonly info: (handle: Handle) => Effect.Effect<Session, SessionError>
+  /** Every session. */
+  readonly list: Effect.Effect<ReadonlyArray<Session>, OpenCodeError>
+  /** Sets the title; the result is the session as the server has it. */
+  readonly updateTitle: (handle: Handle, title: string) => Effect.Effect<Session, SessionError>
+  /** Runs OpenCode's init turn on a model; ends when the turn ends (or the handle is aborted). */
+  readonly initialize: (
+    handle: Handle,
+    model: { readonly providerID: string; readonly modelID: string }
+  ) => Effect.Effect<void, SessionError>
+  /** Deletes the session and its descendants; returns how many sessions went. */
+  readonly delete: (handle: Handle) => Effect.Effect<number, SessionError>
+  /** Interrupts the handle's in-flight operations and aborts the session's run on the server. */
+  readonly abort: (handle: Handle) => Effect.Effect<void, SessionError>
+  /** Shares the session; returns its share URL. */
+  readonly share: (handle: Handle) => Effect.Effect<string, SessionError>
+  /** Stops sharing the session. */
+  readonly unshare: (handle: Handle) => Effect.Effect<Session, SessionError>
+  /** Closes the handle: in-flight operations are interrupted; the session stays. */
+  readonly destroy: (handle: Handle) => Effect.Effect<void, InvalidHandle>
+  /** The open handles. */
+  readonly handles: Effect.Effect<ReadonlyArray<HandleInfo>>
+}
+
+/**
+ * The session manager service.
+ *
+ * @since 0.1.0
+ */
+export class SessionManager extends Context.Tag("@plue/core/SessionManager")<SessionManager, Service>() {}
+
+interface HandleState {
+  readonly handle: Handle
+  readonly sessionId: SessionId
+  readonly scope: Scope.CloseableScope
+  readonly fibers: FiberSet.FiberSet<unknown, unknown>
+  /** Bumped by every abort, so an interrupted operation knows it was aborted. */
+  aborts: number
+}
+
+/**
+ * Makes the manager; handles live at most as long as the scope.
+ *
+ * @since 0.1.0
+ */
+export const make: Effect.Effect<
+  Service,
+  never,
+  OpenCodeClient.OpenCodeClient | SessionCache | SessionEvents | Scope.Scope
+> = Effect.gen(function*() {
+  const client = yield* OpenCodeClient.OpenCodeClient
+  const cache = yield* SessionCache
+  const events = yield* SessionEvents
+  const layerScope = yield* Effect.scope
+  const open = new Map<Handle, HandleState>()
+  let lastHandle = 0
+
+  // Closing the layer closes every handle.
+  yield* Effect.addFinalizer(() =>
+    Effect.forEach([...open.values()], (state) => Scope.close(state.scope, Exit.void), { discard: true }).pipe(
+      Effect.ensuring(Effect.sync(() => open.clear()))
+    )
+  )
+
+  const issue = (sessionId: SessionId) =>
+    Effect.gen(function*() {
+      const scope = yield* Scope.fork(layerScope, ExecutionStrategy.sequential)
+      const fibers = yield* FiberSet.make().pipe(Scope.extend(scope))
+      const handle = ++lastHandle
+      open.set(handle, { handle, sessionId, scope, fibers, aborts: 0 })
+      return handle
+    })
+
+  const lookup = (handle: Handle) =>
+    Effect.suspend(() => {
+      const state = open.get(handle)
+      return state === undefined ? Effect.fail(new InvalidHandle({ handle })) : Effect.succeed(state)
+    })
+
+  /** A 404 on a session we hold a handle for means it was deleted behind our back. */
+  const deletedIfGone = <A, E>(sessionId: SessionId, effect: Effect.Effect<A, E>) =>
+    Effect.catchIf(
+      effect,
+      (error): error is E => (error as { _tag?: string })._tag === "SessionNotFound",
+      () => Effect.zipRight(cache.remove(sessionId, "reconcile"), Effect.fail(new SessionDeleted({ sessionId })))
+    )
+
+  /**
+   * Runs `operation` as one of the handle's in-flight fibers: interrupted by abort (failing with
+   * `Aborted`) and by destroy (failing with `InvalidHandle`).
+   */
+  const within = <A, E>(
+    handle: Handle,
+    name: string,
+    operation: (sessionId: SessionId) => Effect.Effect<A, E>
+  ): Effect.Effect<A, E | InvalidHandle | SessionDeleted | Aborted> =>
+    Effect.gen(function*() {
+      const state = yield* lookup(handle)
+      if (cache.isDeleted(state.sessionId)) return yield* new SessionDeleted({ sessionId: state.sessionId })
+      const aborts = state.aborts
+      const fiber = yield* FiberSet.run(state.fibers, deletedIfGone(state.sessionId, operation(state.sessionId)))
+      const exit = yield* Fiber.await(fiber).pipe(Effect.onInterrupt(() => Fiber.interrupt(fiber)))
+      if (Exit.isSuccess(exit)) return exit.value
+      if (Exit.isInterrupted(exit)) {
+        if (!open.has(handle)) return yield* new InvalidHandle({ handle })
+        if (state.aborts !== aborts) return yield* new Aborted({ sessionId: state.sessionId, operation: name })
+      }
+      return yield* Effect.failCause(exit.cause)
+    })
+
+  const observed = (session: Session) => Effect.as(cache.observe(session, "local"), session)
+
+  const service: Service = {
+    create: (options = {}) =>
+      client.create(options).pipe(
+        Effect.tap((session) => cache.observe(session, "local")),
+        Effect.flatMap((session) => issue(session.id))
+      ),
+    open: (raw) =>
+      Effect.flatMap(parseSessionId(raw), (sessionId) =>
+        cache.get(sessionId).pipe(Effect.flatMap((session) => issue(session.id)))),
+    sessionId: (handle) => Effect.map(lookup(handle), (state) => state.sessionId),
+    info: (handle) => within(handle, "info", (sessionId) => cache.get(sessionId)),
+    list: cache.list,
+    updateTitle: (handle, title) =>
+      within(handle, "updateTitle", (sessionId) => Effect.flatMap(client.update(sessionId, { title }), observed)),
+    initialize: (handle, model) =>
+      within(handle, "initialize", (sessionId) => Effect.asVoid(client.init(sessionId, model))),
+    delete: (handle) =>
+      within(handle, "delete", (sessionId) =>
+        client.delete(sessionId).pipe(Effect.zipRight(cache.remove(sessionId, "local")))),
+    abort: (handle) =>
+      Effect.gen(function*() {
+        const state = yield* lookup(handle)
+        if (cache.isDeleted(state.sessionId)) return yield* new SessionDeleted({ sessionId: state.sessionId })
+        state.aborts++
+        yield* FiberSet.clear(state.fibers)
+        yield* deletedIfGone(state.sessionId, client.abort(state.sessionId))
+        events.unsafePublish({ _tag: "Aborted", sessionId: state.sessionId, origin: "local" })
+      }),
+    share: (handle) =>
+      within(handle, "share", (sessionId) =>
+        client.share(sessionId).pipe(
+          Effect.flatMap(observed),
+          Effect.flatMap((session) =>
+            session.share?.url
+              ? Effect.succeed(session.share.url)
+              : Effect.fail(new ShareUnavailable({ sessionId, detail: "the server answered without a share URL (sharing disabled?)" }))
+          )
+        )),
+    unshare: (handle) => within(handle, "unshare", (sessionId) => Effect.flatMap(client.unshare(sessionId), observed)),
+    destroy: (handle) =>
+      Effect.gen(function*() {
+        const state = yield* lookup(handle)
+        open.delete(handle)
+        yield* Scope.close(state.scope, Exit.void)
+      }),
+    handles: Effect.gen(function*() {
+      const out: Array<HandleInfo> = []
+      for (const state of open.values()) out.push({ handle: state.handle, sessionId: state.sessionId, inFlight: yield* FiberSet.size(state.fibers) })
+      return out
+    })
+  }
+  return service
+})
+
+/**
+ * The manager as a Layer.
+ *
+ * @since 0.1.0
+ */
+export const layer: Layer.Layer<SessionManager, never, OpenCodeClient.OpenCodeClient | SessionCache | SessionEvents> =
+  Layer.scoped(SessionManager, make)
