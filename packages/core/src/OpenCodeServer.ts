@@ -66,6 +66,10 @@ export interface Options {
   readonly env?: Record<string, string> | undefined
   /** How long start-up may take, up to a healthy `/global/health`. Default 60 seconds. */
   readonly startTimeout?: Duration.DurationInput | undefined
+  /** The server's password. Default: 192 fresh random bits. */
+  readonly password?: Redacted.Redacted<string> | undefined
+  /** The port to listen on. Default 0: a free one. */
+  readonly port?: number | undefined
   /** Skip external plugins (`--pure`). Default true: a bridge needs none. */
   readonly pure?: boolean | undefined
   /** Settings for the connection handed to the client (timeouts, retries). */
@@ -112,7 +116,7 @@ export const start = (
   Effect.gen(function*() {
     const binary = options.binary ?? resolveOpencodeBinary()
     const startTimeout = Duration.decode(options.startTimeout ?? Duration.seconds(60))
-    const password = randomPassword()
+    const password = options.password ? Redacted.value(options.password) : randomPassword()
     const tail = new OutputTail(200)
     const fail = (reason: typeof ServerStartFailure.Type, detail: string) =>
       new ServerStartError({ reason, binary, detail, output: tail.text() })
@@ -121,7 +125,7 @@ export const start = (
     if (executable === undefined) {
       return yield* fail("BinaryNotFound", `no executable file at ${binary}`)
     }
-    const args = ["serve", "--port", "0", "--hostname", "127.0.0.1", ...(options.pure === false ? [] : ["--pure"])]
+    const args = ["serve", "--port", String(options.port ?? 0), "--hostname", "127.0.0.1", ...(options.pure === false ? [] : ["--pure"])]
     // On Linux, ask the kernel to stop the server if this process dies without running its
     // finalizers (SIGKILL, a crash): no orphan even then.
     const [command, ...rest] = process.platform === "linux" && pdeathsigAvailable()
