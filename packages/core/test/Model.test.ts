@@ -5,6 +5,9 @@ import { createServer } from "node:http"
 import * as Identifier from "../src/Identifier.js"
 import * as OpenCodeClient from "../src/OpenCodeClient.js"
 import * as OpenCodeServer from "../src/OpenCodeServer.js"
+import * as Plue from "../src/Plue.js"
+import { SessionEvents } from "../src/SessionEvents.js"
+import { SessionManager } from "../src/SessionManager.js"
 import * as StubLlm from "../src/testing/StubLlm.js"
 import * as TestServer from "../src/testing/TestServer.js"
 
@@ -12,7 +15,8 @@ import * as TestServer from "../src/testing/TestServer.js"
 const Stub = StubLlm.layer({ pace: "100 millis", chunks: 40 }).pipe(
   Layer.provide(NodeHttpServer.layer(createServer, { port: 0, host: "127.0.0.1" }))
 )
-const Live = Layer.unwrapEffect(Effect.map(StubLlm.StubLlm, (stub) => TestServer.layer({ config: stub.opencodeConfig }))).pipe(
+const Live = Plue.layerWith().pipe(
+  Layer.provideMerge(Layer.unwrapEffect(Effect.map(StubLlm.StubLlm, (stub) => TestServer.layer({ config: stub.opencodeConfig })))),
   Layer.provideMerge(Stub),
   Layer.provideMerge(Layer.mergeAll(NodeContext.layer, NodeHttpClient.layerUndici))
 )
@@ -69,5 +73,37 @@ layer(Live, { timeout: 120_000, excludeTestServices: true })("OpenCodeClient wit
       const user = messages.filter((m) => m.info.role === "user").map((m) => m.info.id)
       assert.strictEqual(user.length, 1)
       assert.isTrue(start < user[0]! && user[0]! < end, `${start} < ${user[0]} < ${end}`)
+    }), { timeout: 60_000 })
+
+  it.effect("abort from one fiber while another blocks in initialize: Aborted, the model is cut, the session goes idle", () =>
+    Effect.gen(function*() {
+      const sessions = yield* SessionManager
+      const events = yield* SessionEvents
+      const stub = yield* StubLlm.StubLlm
+      const handle = yield* sessions.create({ title: "to abort" })
+      const id = yield* sessions.sessionId(handle)
+      const statuses = yield* events.stream.pipe(
+        Stream.filter((e) => e._tag === "Status" && e.sessionId === id),
+        Stream.map((e) => (e._tag === "Status" ? e.status.type : "")),
+        Stream.takeUntil((type) => type === "idle"),
+        Stream.runCollect,
+        Effect.fork
+      )
+      const before = yield* stub.stats
+      const init = yield* Effect.fork(sessions.initialize(handle, { providerID: stub.providerID, modelID: stub.modelID }))
+      for (let i = 0; i < 100 && (yield* stub.stats).streaming === before.streaming; i++) yield* Effect.sleep("50 millis")
+      assert.isAbove((yield* stub.stats).streaming, before.streaming, "the model is streaming")
+
+      yield* sessions.abort(handle)
+      const error = yield* Effect.flip(Fiber.join(init))
+      assert.strictEqual(error._tag, "Aborted")
+      const seen = Chunk.toReadonlyArray(yield* Fiber.join(statuses).pipe(Effect.timeout("20 seconds")))
+      assert.include(seen, "busy")
+      assert.strictEqual(seen[seen.length - 1], "idle")
+      for (let i = 0; i < 40 && (yield* stub.stats).cut === before.cut; i++) yield* Effect.sleep("50 millis")
+      assert.isAbove((yield* stub.stats).cut, before.cut, "the model's stream was cut off")
+      // The handle still works after an abort.
+      assert.strictEqual((yield* sessions.info(handle)).id, id)
+      yield* sessions.destroy(handle)
     }), { timeout: 60_000 })
 })
