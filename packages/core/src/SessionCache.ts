@@ -33,6 +33,8 @@ export interface Service {
    * within the TTL), else from the server. Concurrent misses for one session cost one request.
    */
   readonly get: (sessionId: string) => Effect.Effect<Session, OpenCodeError | SessionDeleted>
+  /** The session when its entry is fresh; none when a read would need the server. No HTTP. */
+  readonly fresh: (sessionId: SessionId) => Effect.Effect<Option.Option<Session>>
   /** Every session: from the cache when it mirrors the server, else listed from the server. */
   readonly list: Effect.Effect<ReadonlyArray<Session>, OpenCodeError>
   /** Whether the session is known to be deleted. */
@@ -225,6 +227,11 @@ export const make = (
 
     const service: Service = {
       peek: (sessionId) => Option.map(Option.fromNullable(entries.get(sessionId)), (entry) => entry.session),
+      fresh: (sessionId) =>
+        Effect.map(Clock.currentTimeMillis, (now) => {
+          const entry = entries.get(sessionId)
+          return entry !== undefined && (coherent || now - entry.confirmedAt < ttl) ? Option.some(entry.session) : Option.none()
+        }),
       get,
       list: Effect.suspend(() => {
         if (coherent) return Effect.succeed(Array.from(entries.values(), (entry) => entry.session))

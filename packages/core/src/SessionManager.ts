@@ -14,6 +14,7 @@ import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as FiberSet from "effect/FiberSet"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
 import { parseSessionId, type SessionId } from "./Identifier.js"
 import * as OpenCodeClient from "./OpenCodeClient.js"
@@ -178,7 +179,16 @@ export const make: Effect.Effect<
       Effect.flatMap(parseSessionId(raw), (sessionId) =>
         cache.get(sessionId).pipe(Effect.flatMap((session) => issue(session.id)))),
     sessionId: (handle) => Effect.map(lookup(handle), (state) => state.sessionId),
-    info: (handle) => within(handle, "info", (sessionId) => cache.get(sessionId)),
+    // A fresh cache entry is answered at once; only a read that needs the server becomes one
+    // of the handle's in-flight operations.
+    info: (handle) =>
+      Effect.suspend(() => {
+        const state = open.get(handle)
+        if (state === undefined) return Effect.fail(new InvalidHandle({ handle }))
+        if (cache.isDeleted(state.sessionId)) return Effect.fail(new SessionDeleted({ sessionId: state.sessionId }))
+        return Effect.flatMap(cache.fresh(state.sessionId), (cached) =>
+          Option.isSome(cached) ? Effect.succeed(cached.value) : within(handle, "info", (sessionId) => cache.get(sessionId)))
+      }),
     list: cache.list,
     updateTitle: (handle, title) =>
       within(handle, "updateTitle", (sessionId) => Effect.flatMap(client.update(sessionId, { title }), observed)),
