@@ -10,10 +10,13 @@ import type * as CommandExecutor from "@effect/platform/CommandExecutor"
 import type * as HttpClient from "@effect/platform/HttpClient"
 import { OpenCodeClient, OpenCodeConnection, OpenCodeServer } from "@plue/core"
 import * as Config from "effect/Config"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type * as Redacted from "effect/Redacted"
+import * as Schedule from "effect/Schedule"
 
 /**
  * `--url`, falling back to `OPENCODE_URL`.
@@ -55,7 +58,51 @@ export interface ConnectionOptions {
 }
 
 /**
- * The OpenCode client for a command: over an existing server, or a managed one.
+ * Shows a spinner on stderr (one line when stderr is not a terminal) while `effect` runs.
+ *
+ * @since 0.1.0
+ */
+export const withProgress = <A, E, R>(text: string, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => {
+  if (!process.stderr.isTTY) {
+    return Effect.zipRight(Effect.sync(() => process.stderr.write(`plue: ${text}...\n`)), effect)
+  }
+  const frames = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"]
+  let frame = 0
+  const draw = Effect.sync(() => process.stderr.write(`\r${frames[frame++ % frames.length]} ${text}...`))
+  const clear = Effect.sync(() => process.stderr.write("\r\x1b[2K"))
+  return Effect.acquireUseRelease(
+    Effect.fork(Effect.repeat(draw, Schedule.spaced(Duration.millis(80)))),
+    () => effect,
+    (fiber) => Effect.zipRight(Fiber.interrupt(fiber), clear)
+  )
+}
+
+/**
+ * The connection for a command: an existing server, or a managed local one started (with a
+ * progress indicator) for the command and stopped when it ends.
+ *
+ * @since 0.1.0
+ */
+export const connection = (
+  options: ConnectionOptions
+): Layer.Layer<
+  OpenCodeConnection.OpenCodeConnection,
+  OpenCodeServer.ServerStartError,
+  CommandExecutor.CommandExecutor | HttpClient.HttpClient
+> =>
+  Option.match(options.url, {
+    onSome: (url) => OpenCodeConnection.layer({ url, password: Option.getOrUndefined(options.password) }),
+    onNone: () =>
+      Layer.scoped(
+        OpenCodeConnection.OpenCodeConnection,
+        withProgress("starting a local OpenCode server", OpenCodeServer.start({ cwd: process.cwd() })).pipe(
+          Effect.map((info) => OpenCodeConnection.make({ url: info.url, password: info.password }))
+        )
+      )
+  })
+
+/**
+ * The OpenCode client for a command.
  *
  * @since 0.1.0
  */
@@ -65,15 +112,4 @@ export const layer = (
   OpenCodeClient.OpenCodeClient | OpenCodeConnection.OpenCodeConnection,
   OpenCodeServer.ServerStartError,
   CommandExecutor.CommandExecutor | HttpClient.HttpClient
-> =>
-  OpenCodeClient.layer.pipe(
-    Layer.provideMerge(
-      Option.match(options.url, {
-        onSome: (url) => OpenCodeConnection.layer({ url, password: Option.getOrUndefined(options.password) }),
-        onNone: () =>
-          Layer.effectDiscard(Effect.sync(() => process.stderr.write("plue: starting a local OpenCode server...\n"))).pipe(
-            Layer.provideMerge(OpenCodeServer.layer({ cwd: process.cwd() }))
-          )
-      })
-    )
-  )
+> => OpenCodeClient.layer.pipe(Layer.provideMerge(connection(options)))

@@ -1,10 +1,31 @@
 #!/usr/bin/env node
 import { NodeContext, NodeHttpClient, NodeRuntime } from "@effect/platform-node"
+import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
+import { describe, ExitCode } from "./Errors.js"
 import { run } from "./main.js"
 
-run(process.argv).pipe(
-  Effect.provide(Layer.mergeAll(NodeContext.layer, NodeHttpClient.layerUndici)),
-  NodeRuntime.runMain
+let code: number = ExitCode.ok
+
+const main = run(process.argv).pipe(
+  Effect.catchAll((error) =>
+    Effect.sync(() => {
+      const { code: exit, line } = describe(error)
+      if (line !== undefined) process.stderr.write(`plue: ${line.split("\n")[0]}\n`)
+      code = exit
+    })
+  ),
+  Effect.provide(Layer.mergeAll(NodeContext.layer, NodeHttpClient.layerUndici))
 )
+
+NodeRuntime.runMain(main, {
+  disableErrorReporting: true,
+  teardown: (exit, onExit) => {
+    if (Exit.isSuccess(exit)) return onExit(code)
+    if (Cause.isInterruptedOnly(exit.cause)) return onExit(ExitCode.interrupted)
+    process.stderr.write(`plue: internal error: ${Cause.pretty(exit.cause).split("\n")[0]}\n`)
+    onExit(ExitCode.internal)
+  }
+})

@@ -5,6 +5,8 @@
  */
 import * as Command from "@effect/cli/Command"
 import { demo } from "./commands/demo.js"
+import { session } from "./commands/session.js"
+import { watch } from "./commands/watch.js"
 
 /**
  * The root command.
@@ -12,8 +14,14 @@ import { demo } from "./commands/demo.js"
  * @since 0.1.0
  */
 export const plue = Command.make("plue").pipe(
-  Command.withDescription("Drive OpenCode sessions: plue demo, ..."),
-  Command.withSubcommands([demo])
+  Command.withDescription(
+    "Drive OpenCode sessions from the terminal.\n\n" +
+      "Connects to --url / OPENCODE_URL (password: --password / OPENCODE_SERVER_PASSWORD), or, with no URL,\n" +
+      "starts a local OpenCode server for the command and stops it after.\n\n" +
+      "Exit codes: 0 ok, 1 internal failure, 2 usage error or bad id, 3 session not found,\n" +
+      "4 unauthorized, 5 unreachable (or the local server did not start), 130 interrupted."
+  ),
+  Command.withSubcommands([session, watch, demo])
 )
 
 /**

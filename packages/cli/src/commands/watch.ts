@@ -1,0 +1,64 @@
+/**
+ * `plue watch`: session events, live, until Ctrl-C.
+ *
+ * @since 0.1.0
+ */
+import * as Command from "@effect/cli/Command"
+import * as Options from "@effect/cli/Options"
+import { Plue, SessionEvents, SessionSync } from "@plue/core"
+import * as Console from "effect/Console"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Stream from "effect/Stream"
+import * as Connection from "../Connection.js"
+import { localTime, sanitize } from "../Output.js"
+
+const describe = (event: SessionEvents.Delivery): string => {
+  switch (event._tag) {
+    case "Created":
+      return `created   ${event.session.id}  ${sanitize(event.session.title)}`
+    case "Updated":
+      return `updated   ${event.session.id}  ${event.changes.join(", ")}: ${sanitize(event.session.title)}`
+    case "Deleted":
+      return `deleted   ${event.sessionId}`
+    case "Shared":
+      return `shared    ${event.session.id}  ${sanitize(event.url)}`
+    case "Unshared":
+      return `unshared  ${event.session.id}`
+    case "Aborted":
+      return `aborted   ${event.sessionId}`
+    case "Status":
+      return `status    ${event.sessionId}  ${event.status.type}`
+    case "Error":
+      return `error     ${event.sessionId ?? "-"}  ${sanitize(JSON.stringify(event.error))}`
+    case "Lagged":
+      return `lagged    ${event.missed} events were dropped; run plue session list to resynchronise`
+  }
+}
+
+/**
+ * @since 0.1.0
+ */
+export const watch = Command.make("watch", {
+  ...Connection.options,
+  json: Options.boolean("json").pipe(Options.withDescription("One JSON object per line"))
+}, (o) =>
+  Effect.gen(function*() {
+    const events = yield* SessionEvents.SessionEvents
+    const sync = yield* SessionSync.SessionSync
+    const stream = yield* events.subscribe
+    // Connection state goes to stderr, so stdout stays a clean event log.
+    yield* Effect.forkScoped(sync.changes.pipe(
+      Stream.changesWith((a, b) => a.status === b.status),
+      Stream.runForEach((state) => Effect.sync(() => process.stderr.write(`plue: ${state.status}\n`)))
+    ))
+    yield* Stream.runForEach(stream, (event) =>
+      Console.log(o.json ? JSON.stringify(event) : `${localTime(Date.now())}  ${describe(event)}`))
+  }).pipe(
+    Effect.scoped,
+    Effect.provide(Plue.layerWith().pipe(Layer.provide(Connection.connection(o))))
+  )).pipe(
+    Command.withDescription(
+      "Follow session events live (from this and every other client) until Ctrl-C\n\nExamples:\n  plue watch\n  plue watch --json | jq .session.title"
+    )
+  )

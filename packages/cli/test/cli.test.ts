@@ -1,0 +1,240 @@
+import { NodeContext, NodeHttpClient } from "@effect/platform-node"
+import { OpenCodeClient, OpenCodeServer } from "@plue/core"
+import * as TestServer from "@plue/core/testing/TestServer"
+import { assert, layer } from "@effect/vitest"
+import { Effect, Layer, Redacted } from "effect"
+import { type ChildProcess, spawn } from "node:child_process"
+import { readdirSync, readFileSync } from "node:fs"
+import { fileURLToPath } from "node:url"
+
+const BIN = fileURLToPath(new URL("../dist/src/bin.js", import.meta.url))
+const Live = TestServer.layer().pipe(Layer.provideMerge(Layer.mergeAll(NodeContext.layer, NodeHttpClient.layerUndici)))
+
+interface Run {
+  readonly code: number | null
+  readonly stdout: string
+  readonly stderr: string
+}
+
+const start = (args: ReadonlyArray<string>, env: Record<string, string>, cwd?: string): ChildProcess =>
+  spawn(process.execPath, [BIN, ...args], {
+    cwd: cwd ?? process.cwd(),
+    env: { PATH: process.env.PATH ?? "", ...env },
+    stdio: ["ignore", "pipe", "pipe"]
+  })
+
+const finish = (child: ChildProcess): Promise<Run> =>
+  new Promise((resolve) => {
+    let stdout = ""
+    let stderr = ""
+    child.stdout!.on("data", (d) => (stdout += d))
+    child.stderr!.on("data", (d) => (stderr += d))
+    child.on("close", (code) => resolve({ code, stdout, stderr }))
+  })
+
+/** Runs the built CLI against the test server. */
+const plue = (...args: Array<string>) =>
+  Effect.gen(function*() {
+    const server = yield* OpenCodeServer.OpenCodeServer
+    const env = { OPENCODE_URL: server.url, OPENCODE_SERVER_PASSWORD: Redacted.value(server.password) }
+    return yield* Effect.promise(() => finish(start(args, env)))
+  })
+
+const waitFor = (child: ChildProcess, stream: "stdout" | "stderr", pattern: RegExp) =>
+  new Promise<string>((resolve, reject) => {
+    let seen = ""
+    const timer = setTimeout(() => reject(new Error(`timed out waiting for ${pattern} in ${stream}: ${seen}`)), 30_000)
+    child[stream]!.on("data", (d) => {
+      seen += d
+      const match = pattern.exec(seen)
+      if (match) {
+        clearTimeout(timer)
+        resolve(match[0])
+      }
+    })
+  })
+
+const processesMentioning = (needle: string): Array<number> =>
+  readdirSync("/proc").filter((d) => /^\d+$/.test(d)).flatMap((pid) => {
+    try {
+      return readFileSync(`/proc/${pid}/environ`, "latin1").includes(needle) ? [Number(pid)] : []
+    } catch {
+      return []
+    }
+  })
+
+/** The processes mentioning `needle`, other than `keep`, once they had up to 5 s to go. */
+const leftBehind = (needle: string, keep: ReadonlyArray<number>) =>
+  Effect.gen(function*() {
+    const others = () => processesMentioning(needle).filter((pid) => !keep.includes(pid))
+    for (let i = 0; i < 100 && others().length > 0; i++) yield* Effect.sleep("50 millis")
+    return others()
+  })
+
+layer(Live, { timeout: 180_000, excludeTestServices: true })("the plue CLI against a real server", (it) => {
+  it.effect("create, get, title, list, share, unshare, abort and delete, for people and as JSON", () =>
+    Effect.gen(function*() {
+      const created = yield* plue("session", "create", "--title", "cli parent", "--json")
+      assert.strictEqual(created.code, 0, created.stderr)
+      const parent = JSON.parse(created.stdout) as { id: string; title: string }
+      assert.strictEqual(parent.title, "cli parent")
+
+      const child = yield* plue("session", "create", "--parent", parent.id, "--title", "cli child")
+      assert.strictEqual(child.code, 0, child.stderr)
+      assert.match(child.stdout, /^created ses_\w+ {2}cli child\n$/)
+
+      const titled = yield* plue("session", "title", parent.id, "Grüße 日本 🚀")
+      assert.strictEqual(titled.code, 0)
+      assert.include(titled.stdout, "Grüße 日本 🚀")
+
+      const got = yield* plue("session", "get", parent.id)
+      assert.match(got.stdout, /title +Grüße 日本 🚀/)
+      const gotJson = JSON.parse((yield* plue("session", "get", parent.id, "--json")).stdout)
+      assert.strictEqual(gotJson.id, parent.id)
+
+      const listed = yield* plue("session", "list")
+      assert.strictEqual(listed.code, 0)
+      const lines = listed.stdout.trim().split("\n")
+      assert.match(lines[0]!, /^ID +TITLE +UPDATED +PARENT +SHARED$/)
+      assert.isTrue(lines.some((l) => l.startsWith(parent.id) && l.includes("Grüße 日本 🚀")))
+      // Columns stay aligned with wide characters: UPDATED starts at the same column on every row.
+      const column = (line: string) => line.search(/\d{4}-\d\d-\d\d \d\d:\d\d:\d\d/)
+      const rows = lines.slice(1, -1)
+      const widths = new Set(rows.map((l) => {
+        const at = column(l)
+        return [...l.slice(0, at)].reduce((w, ch) => w + (/[\u3000-\u9fff\u{1F300}-\u{1FAFF}]/u.test(ch) ? 2 : 1), 0)
+      }))
+      assert.strictEqual(widths.size, 1, listed.stdout)
+      const roots = JSON.parse((yield* plue("session", "list", "--roots", "--json")).stdout) as Array<{ id: string; parentID?: string }>
+      assert.isTrue(roots.some((s) => s.id === parent.id))
+      assert.isTrue(roots.every((s) => s.parentID === undefined))
+
+      const aborted = yield* plue("session", "abort", parent.id, "--json")
+      assert.deepStrictEqual(JSON.parse(aborted.stdout), { aborted: parent.id })
+
+      // No share service here: the server fails, and the CLI says so with exit 1.
+      const shared = yield* plue("session", "share", parent.id)
+      assert.strictEqual(shared.code, 1)
+      assert.match(shared.stderr, /^plue: .*share.*500/m)
+      const unshared = yield* plue("session", "unshare", parent.id)
+      assert.strictEqual(unshared.code, 0)
+      assert.strictEqual(unshared.stdout, `unshared ${parent.id}\n`)
+
+      const deleted = yield* plue("session", "delete", parent.id)
+      assert.strictEqual(deleted.code, 0, deleted.stderr)
+      assert.strictEqual(deleted.stdout, `deleted ${parent.id} and 1 child session\n`)
+      const after = yield* plue("session", "get", parent.id)
+      assert.strictEqual(after.code, 3)
+    }))
+
+  it.effect("list shows every one of 300 sessions", () =>
+    Effect.gen(function*() {
+      const client = yield* OpenCodeClient.OpenCodeClient
+      yield* Effect.forEach(Array.from({ length: 300 }, (_, i) => i), (i) => client.create({ title: `bulk ${i}` }), { concurrency: 16 })
+      const all = yield* client.list()
+      const listed = yield* plue("session", "list", "--json")
+      assert.strictEqual((JSON.parse(listed.stdout) as Array<unknown>).length, all.length)
+      const text = yield* plue("session", "list")
+      assert.include(text.stdout, `${all.length} sessions\n`)
+    }))
+
+  it.effect("control characters in titles never reach the terminal raw", () =>
+    Effect.gen(function*() {
+      const client = yield* OpenCodeClient.OpenCodeClient
+      const session = yield* client.create({ title: "evil\u001b[2J\u0007title\nnext\u202e" })
+      const got = yield* plue("session", "get", session.id)
+      assert.notInclude(got.stdout, "\u001b")
+      assert.notInclude(got.stdout, "\u0007")
+      assert.notInclude(got.stdout, "\u202e")
+      assert.include(got.stdout, "evil\\u001b[2J\\u0007title\\u000anext\\u202e")
+      const json = yield* plue("session", "get", session.id, "--json")
+      assert.strictEqual(JSON.parse(json.stdout).title, "evil\u001b[2J\u0007title\nnext\u202e", "JSON keeps the real title, escaped")
+    }))
+
+  it.effect("errors: one line, documented exit codes, bad ids never reach the server", () =>
+    Effect.gen(function*() {
+      const server = yield* OpenCodeServer.OpenCodeServer
+      const bad = yield* plue("session", "get", "../config")
+      assert.strictEqual(bad.code, 2)
+      assert.strictEqual(bad.stderr.trim().split("\n").length, 1)
+      assert.match(bad.stderr, /Invalid session id/)
+      const badParent = yield* plue("session", "create", "--parent", "ses_x/../../auth")
+      assert.strictEqual(badParent.code, 2)
+
+      const missing = yield* plue("session", "get", "ses_doesnotexist0000000000")
+      assert.strictEqual(missing.code, 3)
+      assert.match(missing.stderr, /^plue: Session ses_doesnotexist0000000000 not found/)
+
+      const usage = yield* plue("session", "frobnicate")
+      assert.strictEqual(usage.code, 2)
+
+      const unauthorized = yield* Effect.promise(() =>
+        finish(start(["session", "list"], { OPENCODE_URL: server.url, OPENCODE_SERVER_PASSWORD: "wrong" }))
+      )
+      assert.strictEqual(unauthorized.code, 4)
+      assert.match(unauthorized.stderr, /password/)
+
+      const unreachable = yield* Effect.promise(() => finish(start(["session", "list", "--url", "http://127.0.0.1:9"], {})))
+      assert.strictEqual(unreachable.code, 5)
+      assert.strictEqual(unreachable.stderr.trim().split("\n").length, 1)
+
+      const version = yield* plue("--version")
+      assert.match(version.stdout, /0\.1\.0/)
+      const help = yield* plue("session", "list", "--help")
+      assert.include(help.stdout, "plue session list --roots --json")
+    }))
+
+  it.effect("watch --json sees a change made by another client; Ctrl-C ends it", () =>
+    Effect.gen(function*() {
+      const server = yield* OpenCodeServer.OpenCodeServer
+      const client = yield* OpenCodeClient.OpenCodeClient
+      const session = yield* client.create({ title: "watched" })
+      const child = start(["watch", "--json"], {
+        OPENCODE_URL: server.url,
+        OPENCODE_SERVER_PASSWORD: Redacted.value(server.password)
+      })
+      const done = finish(child)
+      yield* Effect.promise(() => waitFor(child, "stderr", /connected/))
+      const line = waitFor(child, "stdout", /.*"watched elsewhere".*\n/)
+      const auth = Buffer.from(`opencode:${Redacted.value(server.password)}`).toString("base64")
+      yield* Effect.promise(() =>
+        fetch(`${server.url}/session/${session.id}`, {
+          method: "PATCH",
+          headers: { authorization: `Basic ${auth}`, "content-type": "application/json" },
+          body: JSON.stringify({ title: "watched elsewhere" })
+        })
+      )
+      const event = JSON.parse(yield* Effect.promise(() => line))
+      assert.strictEqual(event._tag, "Updated")
+      assert.strictEqual(event.session.id, session.id)
+      assert.strictEqual(event.origin, "remote")
+      child.kill("SIGINT")
+      const result = yield* Effect.promise(() => done)
+      assert.strictEqual(result.code, 130)
+    }))
+
+  it.effect("Ctrl-C while the managed server starts, and during watch on it, leaves no process behind", () =>
+    Effect.gen(function*() {
+      const box = yield* TestServer.TestSandbox
+      const env = { ...box.env, HOME: `${box.home}` }
+      // During start-up.
+      const early = start(["session", "list"], env, box.project)
+      const earlyDone = finish(early)
+      yield* Effect.promise(() => waitFor(early, "stderr", /starting a local OpenCode server/))
+      yield* Effect.sleep("300 millis")
+      early.kill("SIGINT")
+      const earlyResult = yield* Effect.promise(() => earlyDone)
+      assert.strictEqual(earlyResult.code, 130, earlyResult.stderr)
+      // The test's own server is the only one that may mention the sandbox.
+      const own = yield* Effect.map(OpenCodeServer.OpenCodeServer, (server) => [server.pid])
+      assert.deepStrictEqual(yield* leftBehind(box.home, own), [], "no opencode left after Ctrl-C during start-up")
+      const watcher = start(["watch"], env, box.project)
+      const watched = finish(watcher)
+      yield* Effect.promise(() => waitFor(watcher, "stderr", /connected/))
+      assert.isAbove(processesMentioning(box.home).length, own.length, "the watch started its own server")
+      watcher.kill("SIGINT")
+      const result = yield* Effect.promise(() => watched)
+      assert.strictEqual(result.code, 130)
+      assert.deepStrictEqual(yield* leftBehind(box.home, own), [], "no opencode left behind")
+    }))
+})
