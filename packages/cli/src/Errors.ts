@@ -36,6 +36,8 @@ export const ExitCode = {
 export const describe = (error: unknown): { readonly code: number; readonly line: string | undefined } => {
   // @effect/cli has already printed what was wrong with the command line.
   if (ValidationError.isValidationError(error)) return { code: ExitCode.usage, line: undefined }
+  // `plue host` ends with its host's own status.
+  if ((error as { _tag?: unknown })?._tag === "HostExit") return { code: (error as { status: number }).status, line: undefined }
   const tag = (error as { _tag?: unknown })?._tag
   const message = error instanceof Error ? error.message : String(error)
   switch (tag) {
@@ -50,6 +52,8 @@ export const describe = (error: unknown): { readonly code: number; readonly line
       return { code: ExitCode.unreachable, line: `${message} (check --url / OPENCODE_URL)` }
     case "ServerStartError":
       return { code: ExitCode.unreachable, line: message }
+    case "HostFailed":
+      return { code: ExitCode.usage, line: message }
     default:
       return { code: ExitCode.internal, line: message }
   }

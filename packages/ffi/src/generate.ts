@@ -1,0 +1,14 @@
+/**
+ * `npm run generate`: writes `include/plue.h` from the API description.
+ */
+import { writeFileSync } from "node:fs"
+import { fileURLToPath } from "node:url"
+import { generateHeader } from "./Header.js"
+
+/** Where the committed header lives. */
+export const headerPath = fileURLToPath(new URL("../../include/plue.h", import.meta.url))
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  writeFileSync(headerPath, generateHeader())
+  console.log(`wrote ${headerPath}`)
+}
