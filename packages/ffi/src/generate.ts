@@ -6,7 +6,9 @@ import { fileURLToPath } from "node:url"
 import { generateHeader } from "./Header.js"
 
 /** Where the committed header lives. */
-export const headerPath = fileURLToPath(new URL("../../include/plue.h", import.meta.url))
+export const headerPath = fileURLToPath(
+  new URL(import.meta.url.includes("/dist/") ? "../../include/plue.h" : "../include/plue.h", import.meta.url)
+)
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   writeFileSync(headerPath, generateHeader())

@@ -1,0 +1,47 @@
+import { assert, describe, it } from "@effect/vitest"
+import { execFileSync } from "node:child_process"
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { generateHeader } from "../src/Header.js"
+import { headerPath } from "../src/generate.js"
+import { compileLibrary } from "./support.js"
+
+const which = (tool: string): boolean => {
+  try {
+    execFileSync("sh", ["-c", `command -v ${tool}`], { stdio: "pipe" })
+    return true
+  } catch {
+    return false
+  }
+}
+
+const unit = (extension: string, body: string): string => {
+  const path = join(mkdtempSync(join(tmpdir(), "plue-h-")), `unit.${extension}`)
+  writeFileSync(path, body)
+  return path
+}
+
+const implementation = `#define PLUE_IMPLEMENTATION\n#include "plue.h"\n#include "plue.h"\nint plue_host_main(int argc, char **argv) { (void)argc; (void)argv; return 0; }\n`
+
+describe("plue.h", () => {
+  it("the committed header is what the generator makes (run npm run generate after changing the API)", () => {
+    assert.strictEqual(readFileSync(headerPath, "utf8"), generateHeader())
+  })
+
+  for (const std of ["c99", "c11"]) {
+    it(`compiles cleanly as ${std} with -Wall -Wextra -Werror -pedantic (gcc)`, () => {
+      compileLibrary(unit("c", implementation), { compiler: "gcc", std })
+      // Declarations only, in a second translation unit.
+      compileLibrary(unit("c", `#include "plue.h"\nint f(void) { return plue_get_last_error_code(); }\n`), { compiler: "gcc", std })
+    })
+  }
+
+  it("compiles cleanly as C++ (extern \"C\")", () => {
+    compileLibrary(unit("cpp", implementation), { compiler: "g++", std: "c++17" })
+  })
+
+  it.runIf(which("clang"))("compiles cleanly with clang", () => {
+    compileLibrary(unit("c", implementation), { compiler: "clang", std: "c11" })
+  })
+})

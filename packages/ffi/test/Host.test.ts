@@ -1,0 +1,108 @@
+import { NodeContext, NodeHttpClient, NodeHttpServer } from "@effect/platform-node"
+import { OpenCodeServer, Plue, SessionSync } from "@plue/core"
+import * as StubLlm from "@plue/core/testing/StubLlm"
+import * as TestServer from "@plue/core/testing/TestServer"
+import { assert, layer } from "@effect/vitest"
+import { Effect, Layer, Redacted } from "effect"
+import koffi from "koffi"
+import { spawn } from "node:child_process"
+import { mkdtempSync, readFileSync } from "node:fs"
+import { createServer } from "node:http"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { Code } from "../src/Api.js"
+import * as Bridge from "../src/Bridge.js"
+import * as Host from "../src/Host.js"
+import { cliBin, compileLibrary, cSource } from "./support.js"
+
+const Stub = StubLlm.layer({ pace: "100 millis", chunks: 40 }).pipe(
+  Layer.provide(NodeHttpServer.layer(createServer, { port: 0, host: "127.0.0.1" }))
+)
+const Live = Plue.layerWith().pipe(
+  Layer.provideMerge(Layer.unwrapEffect(Effect.map(StubLlm.StubLlm, (stub) => TestServer.layer({ config: stub.opencodeConfig })))),
+  Layer.provideMerge(Stub),
+  Layer.provideMerge(Layer.mergeAll(NodeContext.layer, NodeHttpClient.layerUndici))
+)
+
+const suite = compileLibrary(cSource("suite.c"))
+
+/** Runs one mode of the C suite in this process and returns its report. */
+const runSuite = (mode: string) =>
+  Effect.gen(function*() {
+    yield* (yield* SessionSync.SessionSync).awaitConnected
+    const reportFile = join(mkdtempSync(join(tmpdir(), "plue-report-")), "report.txt")
+    const { status, leaks } = yield* Effect.scoped(Host.run(suite, [mode, reportFile, "stub", "slow-model"]))
+    const report = readFileSync(reportFile, "utf8")
+    return { status, leaks, report }
+  })
+
+layer(Live, { timeout: 180_000, excludeTestServices: true })("the C API against a real server", (it) => {
+  it.effect("misuse: NULLs, destroyed and made-up handles, double destroy, bad UTF-8, 1 MB title, bad ids", () =>
+    Effect.gen(function*() {
+      const { status, report, leaks } = yield* runSuite("misuse")
+      assert.strictEqual(status, 0, report)
+      assert.include(report, "done: 0 failure(s)")
+      assert.strictEqual(leaks.strings, 0, "every string was freed")
+      assert.deepStrictEqual(leaks.handles, [])
+    }))
+
+  it.effect("8 threads x 500 mixed operations on shared and private sessions", () =>
+    Effect.gen(function*() {
+      const { status, report, leaks } = yield* runSuite("threads")
+      assert.strictEqual(status, 0, report)
+      assert.strictEqual(leaks.strings, 0)
+      assert.deepStrictEqual(leaks.handles, [])
+    }), { timeout: 120_000 })
+
+  it.effect("events reach a C callback in order; plue calls from inside the callback work", () =>
+    Effect.gen(function*() {
+      const { status, report } = yield* runSuite("events")
+      assert.strictEqual(status, 0, report)
+    }))
+
+  it.effect("abort from one thread while another blocks in initialize on the slow model", () =>
+    Effect.gen(function*() {
+      const stub = yield* StubLlm.StubLlm
+      const before = yield* stub.stats
+      const { status, report } = yield* runSuite("abort")
+      assert.strictEqual(status, 0, report)
+      for (let i = 0; i < 40 && (yield* stub.stats).cut === before.cut; i++) yield* Effect.sleep("50 millis")
+      assert.isAbove((yield* stub.stats).cut, before.cut, `the model stream was cut: ${JSON.stringify([before, yield* stub.stats])}`)
+    }))
+
+  it.effect("a blocking call on the JavaScript main thread fails with PLUE_ERR_WRONG_THREAD instead of hanging", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const bound = yield* Bridge.bind(suite)
+      const list = bound.library.func("char *plue_session_list(void)")
+      const code = bound.library.func("int plue_get_last_error_code(void)")
+      const message = bound.library.func("const char *plue_get_last_error(void)")
+      assert.isNull(list())
+      assert.strictEqual(code(), Code.PLUE_ERR_WRONG_THREAD)
+      assert.match(message(), /main thread/)
+      void koffi
+    })))
+
+  it.effect("the seed's C example runs under `plue host` and exits 0", () =>
+    Effect.gen(function*() {
+      const server = yield* OpenCodeServer.OpenCodeServer
+      const library = compileLibrary(cSource("seed_example.c"))
+      const result = yield* Effect.promise(() =>
+        new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+          const child = spawn(process.execPath, [cliBin, "host", "--debug", library], {
+            env: { PATH: process.env.PATH ?? "", OPENCODE_URL: server.url, OPENCODE_SERVER_PASSWORD: Redacted.value(server.password) },
+            stdio: ["ignore", "pipe", "pipe"]
+          })
+          let stdout = ""
+          let stderr = ""
+          child.stdout.on("data", (d) => (stdout += d))
+          child.stderr.on("data", (d) => (stderr += d))
+          child.on("close", (code) => resolve({ code, stdout, stderr }))
+        })
+      )
+      assert.strictEqual(result.code, 0, result.stderr)
+      assert.match(result.stdout, /^Session info: \{"id":"ses_/m)
+      assert.match(result.stdout, /^After: .*"title":"My Coding Session"/m)
+      assert.include(result.stderr, "0 string(s) never freed")
+      assert.include(result.stderr, "0 handle(s) never destroyed")
+    }))
+})

@@ -1,0 +1,264 @@
+/*
+ * C-side tests of the plue API, run by the test suite with `plue host`-style binding against a
+ * real OpenCode server. Usage: plue_host_main(argv = [lib, MODE, REPORT_FILE, ...]).
+ * Every failed check is written to REPORT_FILE; the exit status is the number of failures.
+ */
+#define _DEFAULT_SOURCE
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#define PLUE_IMPLEMENTATION
+#include "plue.h"
+
+static FILE *report;
+static int failures = 0;
+static pthread_mutex_t report_lock = PTHREAD_MUTEX_INITIALIZER;
+
+#define CHECK(cond, ...)                                                   \
+    do {                                                                   \
+        if (!(cond)) {                                                     \
+            pthread_mutex_lock(&report_lock);                              \
+            failures++;                                                    \
+            fprintf(report, "line %d: %s: ", __LINE__, #cond);             \
+            fprintf(report, __VA_ARGS__);                                  \
+            fprintf(report, " [last error %d: %s]\n", plue_get_last_error_code(), plue_get_last_error()); \
+            fflush(report);                                                \
+            pthread_mutex_unlock(&report_lock);                            \
+        }                                                                  \
+    } while (0)
+
+static int has(const char *json, const char *needle) { return json != NULL && strstr(json, needle) != NULL; }
+
+/* ---- misuse: NULLs, stale and made-up handles, odd bytes, huge input, bad ids ---- */
+static void misuse(void) {
+    plue_session_t s, fake = (plue_session_t)(intptr_t)0xdeadbeef;
+    char *json, *big;
+
+    CHECK(strcmp(plue_version(), PLUE_VERSION) == 0, "runtime %s vs header %s", plue_version(), PLUE_VERSION);
+    CHECK(plue_get_last_error() != NULL, "last error is never NULL");
+
+    CHECK(plue_session_get_info(NULL) == NULL && plue_get_last_error_code() == PLUE_ERR_INVALID_HANDLE, "get_info(NULL)");
+    CHECK(strlen(plue_get_last_error()) > 0, "a message comes with the code");
+    CHECK(plue_session_update_title(NULL, "x") == PLUE_ERR_INVALID_HANDLE, "update_title(NULL)");
+    CHECK(plue_session_initialize(NULL, "p", "m") == PLUE_ERR_INVALID_HANDLE, "initialize(NULL)");
+    CHECK(plue_session_delete(NULL) == PLUE_ERR_INVALID_HANDLE, "delete(NULL)");
+    CHECK(plue_session_abort(NULL) == PLUE_ERR_INVALID_HANDLE, "abort(NULL)");
+    CHECK(plue_session_create_share(NULL) == NULL, "create_share(NULL)");
+    CHECK(plue_session_unshare(NULL) == PLUE_ERR_INVALID_HANDLE, "unshare(NULL)");
+    plue_session_destroy(NULL);
+    CHECK(plue_get_last_error_code() == PLUE_ERR_INVALID_HANDLE, "destroy(NULL)");
+    CHECK(plue_session_open(NULL) == NULL && plue_get_last_error_code() == PLUE_ERR_INVALID_ARGUMENT, "open(NULL)");
+    plue_free_json(NULL);
+
+    CHECK(plue_session_get_info(fake) == NULL && plue_get_last_error_code() == PLUE_ERR_INVALID_HANDLE, "made-up handle");
+    CHECK(plue_session_update_title(fake, "x") == PLUE_ERR_INVALID_HANDLE, "made-up handle title");
+    plue_session_destroy(fake);
+    CHECK(plue_get_last_error_code() == PLUE_ERR_INVALID_HANDLE, "destroy made-up handle");
+
+    s = plue_session_create(NULL);
+    CHECK(s != NULL, "create");
+    CHECK(plue_get_last_error_code() == PLUE_OK && plue_get_last_error()[0] == '\0', "success clears the last error");
+    CHECK(plue_session_update_title(s, NULL) == PLUE_ERR_INVALID_ARGUMENT, "title NULL");
+    CHECK(plue_session_update_title(s, "bad \xC3\x28 utf8") == PLUE_ERR_INVALID_ARGUMENT, "invalid UTF-8");
+    CHECK(plue_session_update_title(s, "overlong \xC0\xAF") == PLUE_ERR_INVALID_ARGUMENT, "overlong UTF-8");
+    CHECK(plue_session_update_title(s, "surrogate \xED\xA0\x80") == PLUE_ERR_INVALID_ARGUMENT, "surrogate");
+    CHECK(plue_session_update_title(s, "Grüße 日本 🚀") == PLUE_OK, "unicode title");
+    json = plue_session_get_info(s);
+    CHECK(has(json, "Grüße 日本 🚀"), "unicode title round-trips: %s", json ? json : "(null)");
+    plue_free_json(json);
+
+    big = (char *)malloc(1024 * 1024 + 1);
+    memset(big, 'a', 1024 * 1024);
+    big[1024 * 1024] = '\0';
+    CHECK(plue_session_update_title(s, big) == PLUE_OK, "1 MB title");
+    json = plue_session_get_info(s);
+    CHECK(json != NULL && strlen(json) > 1024 * 1024, "1 MB title read back");
+    plue_free_json(json);
+    free(big);
+
+    CHECK(plue_session_open("../config") == NULL && plue_get_last_error_code() == PLUE_ERR_INVALID_ARGUMENT, "path traversal id");
+    CHECK(plue_session_open("ses_a/../../auth") == NULL && plue_get_last_error_code() == PLUE_ERR_INVALID_ARGUMENT, "traversal 2");
+    CHECK(plue_session_open("ses_%2e%2e") == NULL && plue_get_last_error_code() == PLUE_ERR_INVALID_ARGUMENT, "percent dots");
+    CHECK(plue_session_open("") == NULL && plue_get_last_error_code() == PLUE_ERR_INVALID_ARGUMENT, "empty id");
+    CHECK(plue_session_open("ses_doesnotexist00000000000") == NULL && plue_get_last_error_code() == PLUE_ERR_NOT_FOUND, "unknown id");
+    CHECK(plue_session_create("../x") == NULL && plue_get_last_error_code() == PLUE_ERR_INVALID_ARGUMENT, "bad parent id");
+
+    plue_session_destroy(s);
+    CHECK(plue_get_last_error_code() == PLUE_OK, "destroy");
+    CHECK(plue_session_get_info(s) == NULL && plue_get_last_error_code() == PLUE_ERR_INVALID_HANDLE, "destroyed handle");
+    plue_session_destroy(s);
+    CHECK(plue_get_last_error_code() == PLUE_ERR_INVALID_HANDLE, "double destroy");
+
+    /* Deleted session: the handle fails gracefully. */
+    s = plue_session_create(NULL);
+    CHECK(plue_session_delete(s) == PLUE_OK, "delete");
+    CHECK(plue_session_get_info(s) == NULL && plue_get_last_error_code() == PLUE_ERR_DELETED, "deleted session");
+    CHECK(plue_session_update_title(s, "x") == PLUE_ERR_DELETED, "deleted session title");
+    plue_session_destroy(s);
+
+    CHECK(plue_event_subscribe(NULL, NULL) == -PLUE_ERR_INVALID_ARGUMENT, "subscribe NULL");
+    CHECK(plue_event_unsubscribe(424242) == PLUE_ERR_INVALID_ARGUMENT, "unsubscribe unknown");
+}
+
+/* ---- threads: 8 threads x 500 mixed operations on shared and private sessions ---- */
+static plue_session_t shared_sessions[4];
+
+static void *worker(void *arg) {
+    int n = (int)(intptr_t)arg, i;
+    char title[64];
+    plue_session_t own = plue_session_create(NULL);
+    CHECK(own != NULL, "thread %d create", n);
+    for (i = 0; i < 500; i++) {
+        plue_session_t target = (i % 2 == 0) ? own : shared_sessions[(n + i) % 4];
+        int op = (i * 7 + n) % 10;
+        if (op < 7) {
+            char *json = plue_session_get_info(target);
+            CHECK(json != NULL, "thread %d get_info %d", n, i);
+            plue_free_json(json);
+        } else if (op < 9) {
+            snprintf(title, sizeof(title), "t%d-%d", n, i);
+            CHECK(plue_session_update_title(target, title) == PLUE_OK, "thread %d title %d", n, i);
+        } else {
+            plue_session_t again;
+            char *json = plue_session_get_info(own);
+            const char *id = json ? strstr(json, "\"id\":\"") : NULL;
+            char sid[80] = {0};
+            if (id) { memcpy(sid, id + 6, 30); sid[30] = '\0'; }
+            again = plue_session_open(sid);
+            CHECK(again != NULL, "thread %d open %s", n, sid);
+            plue_session_destroy(again);
+            plue_free_json(json);
+        }
+    }
+    CHECK(plue_session_delete(own) == PLUE_OK, "thread %d delete", n);
+    plue_session_destroy(own);
+    return NULL;
+}
+
+static void threads(void) {
+    pthread_t t[8];
+    int i;
+    for (i = 0; i < 4; i++) shared_sessions[i] = plue_session_create(NULL);
+    for (i = 0; i < 8; i++) pthread_create(&t[i], NULL, worker, (void *)(intptr_t)i);
+    for (i = 0; i < 8; i++) pthread_join(t[i], NULL);
+    for (i = 0; i < 4; i++) {
+        char *list;
+        plue_session_destroy(shared_sessions[i]);
+        list = plue_session_list();
+        CHECK(list != NULL, "list");
+        plue_free_json(list);
+    }
+}
+
+/* ---- events: in order, and plue may be called from inside a callback ---- */
+static pthread_mutex_t event_lock = PTHREAD_MUTEX_INITIALIZER;
+static int next_expected = 0, seen_in_order = 0, out_of_order = 0, nested_ok = 0;
+static char watched_id[64];
+
+static void on_event(const char *event_json, void *userdata) {
+    char needle[64];
+    CHECK(userdata == (void *)&next_expected, "userdata handed back unchanged");
+    if (!has(event_json, "\"_tag\":\"Updated\"") || !has(event_json, watched_id)) return;
+    pthread_mutex_lock(&event_lock);
+    snprintf(needle, sizeof(needle), "\"title\":\"ordered %d\"", next_expected);
+    if (has(event_json, needle)) { seen_in_order++; next_expected++; }
+    else out_of_order++;
+    pthread_mutex_unlock(&event_lock);
+    if (!nested_ok) {
+        /* A plue call from inside the callback works (it runs on plue's dispatcher thread). */
+        char *list = plue_session_list();
+        if (list != NULL) nested_ok = 1;
+        plue_free_json(list);
+    }
+}
+
+static void events(void) {
+    int i, sub, waited;
+    char title[64];
+    plue_session_t s = plue_session_create(NULL);
+    char *json = plue_session_get_info(s);
+    const char *id = strstr(json, "\"id\":\"");
+    memcpy(watched_id, id + 6, 30);
+    watched_id[30] = '\0';
+    plue_free_json(json);
+    sub = plue_event_subscribe(on_event, &next_expected);
+    CHECK(sub > 0, "subscribe");
+    for (i = 0; i < 50; i++) {
+        snprintf(title, sizeof(title), "ordered %d", i);
+        CHECK(plue_session_update_title(s, title) == PLUE_OK, "update %d", i);
+    }
+    for (waited = 0; waited < 200; waited++) {
+        int done;
+        pthread_mutex_lock(&event_lock);
+        done = seen_in_order == 50;
+        pthread_mutex_unlock(&event_lock);
+        if (done) break;
+        usleep(25000);
+    }
+    CHECK(seen_in_order == 50, "all 50 updates arrived in order (%d, %d out of order)", seen_in_order, out_of_order);
+    CHECK(out_of_order == 0, "%d events out of order", out_of_order);
+    CHECK(nested_ok == 1, "a plue call from inside a callback returned a result");
+    CHECK(plue_event_unsubscribe(sub) == PLUE_OK, "unsubscribe");
+    CHECK(plue_event_unsubscribe(sub) == PLUE_ERR_INVALID_ARGUMENT, "unsubscribe twice");
+    plue_session_delete(s);
+    plue_session_destroy(s);
+}
+
+/* ---- abort: one thread blocks in initialize on the slow model, another aborts ---- */
+static plue_session_t init_session;
+static int init_result = -1;
+static const char *provider, *model;
+
+static void *initializer(void *arg) {
+    (void)arg;
+    init_result = plue_session_initialize(init_session, provider, model);
+    return NULL;
+}
+
+static volatile int busy_seen = 0;
+static char init_id[64];
+
+static void on_status(const char *event_json, void *userdata) {
+    (void)userdata;
+    if (has(event_json, "\"_tag\":\"Status\"") && has(event_json, init_id) && has(event_json, "\"busy\"")) busy_seen = 1;
+}
+
+static void abort_while_initializing(void) {
+    pthread_t t;
+    int sub, waited;
+    char *json;
+    init_session = plue_session_create(NULL);
+    json = plue_session_get_info(init_session);
+    memcpy(init_id, strstr(json, "\"id\":\"") + 6, 30);
+    init_id[30] = '\0';
+    plue_free_json(json);
+    sub = plue_event_subscribe(on_status, NULL);
+    pthread_create(&t, NULL, initializer, NULL);
+    /* Abort once the session is busy running the model (it streams for 4 s). */
+    for (waited = 0; waited < 400 && !busy_seen; waited++) usleep(25000);
+    CHECK(busy_seen, "the session became busy");
+    usleep(1200000); /* past the model call starting; OpenCode does not cancel a call it has not started yet */
+    CHECK(plue_session_abort(init_session) == PLUE_OK, "abort");
+    pthread_join(t, NULL);
+    CHECK(init_result == PLUE_ERR_ABORTED, "initialize returned %d, want PLUE_ERR_ABORTED", init_result);
+    plue_event_unsubscribe(sub);
+    plue_session_destroy(init_session);
+}
+
+int plue_host_main(int argc, char **argv) {
+    const char *mode = argc > 1 ? argv[1] : "misuse";
+    report = argc > 2 ? fopen(argv[2], "w") : stderr;
+    if (report == NULL) return 100;
+    provider = argc > 3 ? argv[3] : "stub";
+    model = argc > 4 ? argv[4] : "slow-model";
+    if (strcmp(mode, "misuse") == 0) misuse();
+    else if (strcmp(mode, "threads") == 0) threads();
+    else if (strcmp(mode, "events") == 0) events();
+    else if (strcmp(mode, "abort") == 0) abort_while_initializing();
+    else { fprintf(report, "unknown mode %s\n", mode); failures++; }
+    fprintf(report, "done: %d failure(s)\n", failures);
+    if (report != stderr) fclose(report);
+    return failures;
+}

@@ -1,0 +1,30 @@
+import { execFileSync } from "node:child_process"
+import { mkdtempSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { fileURLToPath } from "node:url"
+
+export const includeDir = fileURLToPath(new URL("../include", import.meta.url))
+export const cSource = (name: string) => fileURLToPath(new URL(`./c/${name}`, import.meta.url))
+export const cliBin = fileURLToPath(new URL("../../cli/dist/src/bin.js", import.meta.url))
+
+export const strictFlags = ["-Wall", "-Wextra", "-Werror", "-pedantic"]
+
+/** Compiles C (or C++) sources into a shared library with the machine's compiler. */
+export const compileLibrary = (source: string, options: { compiler?: string; std?: string; extra?: Array<string> } = {}): string => {
+  const out = join(mkdtempSync(join(tmpdir(), "plue-c-")), "lib.so")
+  execFileSync(options.compiler ?? "cc", [
+    `-std=${options.std ?? "c11"}`,
+    ...strictFlags,
+    "-fPIC",
+    "-shared",
+    "-g",
+    `-I${includeDir}`,
+    "-o",
+    out,
+    source,
+    "-lpthread",
+    ...(options.extra ?? [])
+  ], { stdio: "pipe" })
+  return out
+}
