@@ -74,7 +74,8 @@ layer(Live, { timeout: 180_000, excludeTestServices: true })("the session bridge
       if (updated._tag === "Updated") {
         assert.deepInclude(updated.changes, "title")
         assert.strictEqual(updated.session.title, "mine, renamed")
-        assert.strictEqual(updated.origin, "local")
+        // Whichever arrives first, our answer or the server's echo, publishes the one event.
+        assert.include(["local", "remote"], updated.origin)
       }
       yield* sessions.destroy(handle)
     }))

@@ -6,7 +6,7 @@ import { assert, layer } from "@effect/vitest"
 import { Effect, Layer, Redacted } from "effect"
 import koffi from "koffi"
 import { spawn } from "node:child_process"
-import { mkdtempSync, readFileSync } from "node:fs"
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs"
 import { createServer } from "node:http"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -27,11 +27,11 @@ const Live = Plue.layerWith().pipe(
 const suite = compileLibrary(cSource("suite.c"))
 
 /** Runs one mode of the C suite in this process and returns its report. */
-const runSuite = (mode: string) =>
+const runSuite = (mode: string, extra: Array<string> = []) =>
   Effect.gen(function*() {
     yield* (yield* SessionSync.SessionSync).awaitConnected
     const reportFile = join(mkdtempSync(join(tmpdir(), "plue-report-")), "report.txt")
-    const { status, leaks } = yield* Effect.scoped(Host.run(suite, [mode, reportFile, "stub", "slow-model"]))
+    const { status, leaks } = yield* Effect.scoped(Host.run(suite, [mode, reportFile, "stub", "slow-model", ...extra]))
     const report = readFileSync(reportFile, "utf8")
     return { status, leaks, report }
   })
@@ -60,14 +60,20 @@ layer(Live, { timeout: 180_000, excludeTestServices: true })("the C API against 
       assert.strictEqual(status, 0, report)
     }))
 
-  it.effect("abort from one thread while another blocks in initialize on the slow model", () =>
+  it.scoped("abort from one thread while another blocks in initialize on the slow model", () =>
     Effect.gen(function*() {
       const stub = yield* StubLlm.StubLlm
       const before = yield* stub.stats
-      const { status, report } = yield* runSuite("abort")
+      // Tell the C side when the model is streaming, so its abort lands on a running turn.
+      const go = join(mkdtempSync(join(tmpdir(), "plue-go-")), "go")
+      yield* Effect.forkScoped(Effect.gen(function*() {
+        while ((yield* stub.stats).streaming === before.streaming) yield* Effect.sleep("25 millis")
+        writeFileSync(go, "")
+      }))
+      const { status, report } = yield* runSuite("abort", [go])
       assert.strictEqual(status, 0, report)
       for (let i = 0; i < 40 && (yield* stub.stats).cut === before.cut; i++) yield* Effect.sleep("50 millis")
-      assert.isAbove((yield* stub.stats).cut, before.cut, `the model stream was cut: ${JSON.stringify([before, yield* stub.stats])}`)
+      assert.isAbove((yield* stub.stats).cut, before.cut, "the model's stream was cut")
     }))
 
   it.effect("a blocking call on the JavaScript main thread fails with PLUE_ERR_WRONG_THREAD instead of hanging", () =>

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #define PLUE_IMPLEMENTATION
 #include "plue.h"
@@ -28,6 +29,12 @@ static pthread_mutex_t report_lock = PTHREAD_MUTEX_INITIALIZER;
             pthread_mutex_unlock(&report_lock);                            \
         }                                                                  \
     } while (0)
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
 
 static int has(const char *json, const char *needle) { return json != NULL && strstr(json, needle) != NULL; }
 
@@ -209,7 +216,7 @@ static void events(void) {
 /* ---- abort: one thread blocks in initialize on the slow model, another aborts ---- */
 static plue_session_t init_session;
 static int init_result = -1;
-static const char *provider, *model;
+static const char *provider, *model, *go_file = NULL;
 
 static void *initializer(void *arg) {
     (void)arg;
@@ -217,12 +224,14 @@ static void *initializer(void *arg) {
     return NULL;
 }
 
-static volatile int busy_seen = 0;
+static volatile int busy_seen = 0, aborted = 0, idle_after_abort = 0;
 static char init_id[64];
 
 static void on_status(const char *event_json, void *userdata) {
     (void)userdata;
-    if (has(event_json, "\"_tag\":\"Status\"") && has(event_json, init_id) && has(event_json, "\"busy\"")) busy_seen = 1;
+    if (!has(event_json, "\"_tag\":\"Status\"") || !has(event_json, init_id)) return;
+    if (has(event_json, "\"busy\"")) busy_seen = 1;
+    if (has(event_json, "\"idle\"") && aborted) idle_after_abort = 1;
 }
 
 static void abort_while_initializing(void) {
@@ -230,19 +239,31 @@ static void abort_while_initializing(void) {
     int sub, waited;
     char *json;
     init_session = plue_session_create(NULL);
+    /* A titled session: OpenCode then does not run a title-generation call beside the turn. */
+    CHECK(plue_session_update_title(init_session, "abort me") == PLUE_OK, "title");
     json = plue_session_get_info(init_session);
     memcpy(init_id, strstr(json, "\"id\":\"") + 6, 30);
     init_id[30] = '\0';
     plue_free_json(json);
     sub = plue_event_subscribe(on_status, NULL);
     pthread_create(&t, NULL, initializer, NULL);
-    /* Abort once the session is busy running the model (it streams for 4 s). */
-    for (waited = 0; waited < 400 && !busy_seen; waited++) usleep(25000);
+    /* Abort once the model is streaming: the test creates go_file when the stub model has a
+     * stream open (OpenCode does not cancel a model call that had not started yet). */
+    for (waited = 0; waited < 800 && !busy_seen; waited++) usleep(25000);
     CHECK(busy_seen, "the session became busy");
-    usleep(1200000); /* past the model call starting; OpenCode does not cancel a call it has not started yet */
-    CHECK(plue_session_abort(init_session) == PLUE_OK, "abort");
-    pthread_join(t, NULL);
-    CHECK(init_result == PLUE_ERR_ABORTED, "initialize returned %d, want PLUE_ERR_ABORTED", init_result);
+    for (waited = 0; waited < 800 && go_file != NULL && access(go_file, F_OK) != 0; waited++) usleep(25000);
+    CHECK(go_file == NULL || access(go_file, F_OK) == 0, "the model started streaming");
+    {
+        double start = now_s();
+        aborted = 1;
+        CHECK(plue_session_abort(init_session) == PLUE_OK, "abort");
+        pthread_join(t, NULL);
+        CHECK(init_result == PLUE_ERR_ABORTED, "initialize returned %d, want PLUE_ERR_ABORTED", init_result);
+        CHECK(now_s() - start < 2.0, "initialize returned %.2f s after the abort", now_s() - start);
+        /* The run ended on the server too: the session went idle (the model would run 4 s). */
+        for (waited = 0; waited < 80 && !idle_after_abort; waited++) usleep(25000);
+        CHECK(idle_after_abort, "the session went idle within 2 s of the abort");
+    }
     plue_event_unsubscribe(sub);
     plue_session_destroy(init_session);
 }
@@ -253,6 +274,7 @@ int plue_host_main(int argc, char **argv) {
     if (report == NULL) return 100;
     provider = argc > 3 ? argv[3] : "stub";
     model = argc > 4 ? argv[4] : "slow-model";
+    go_file = argc > 5 ? argv[5] : NULL;
     if (strcmp(mode, "misuse") == 0) misuse();
     else if (strcmp(mode, "threads") == 0) threads();
     else if (strcmp(mode, "events") == 0) events();

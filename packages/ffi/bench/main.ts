@@ -1,0 +1,112 @@
+/**
+ * `npm run bench`: every figure plue tracks, each beside its baseline measured in the same run.
+ * The OpenCode client and the session bridge (from @plue/core's benchmark), then the C API.
+ * `--json` prints one JSON object; `--quick` runs fewer rounds.
+ */
+import { NodeContext, NodeHttpClient } from "@effect/platform-node"
+import { OpenCodeClient, OpenCodeConnection, OpenCodeServer, Plue, SessionEvents, SessionManager, SessionSync } from "@plue/core"
+import { bridgeBench } from "@plue/core/bench/bridge"
+import { clientBench, overheadBench } from "@plue/core/bench/client"
+import { table } from "@plue/core/bench/measure"
+import { makeSandbox } from "@plue/core/testing/TestServer"
+import { Context, Effect, Layer } from "effect"
+import koffi from "koffi"
+import { execFileSync } from "node:child_process"
+import { mkdtempSync, readFileSync } from "node:fs"
+import { cpus, tmpdir, totalmem } from "node:os"
+import { join } from "node:path"
+import { fileURLToPath } from "node:url"
+import * as Host from "../src/Host.js"
+
+const args = new Set(process.argv.slice(2))
+const quick = args.has("--quick")
+
+const compile = (): string => {
+  const source = fileURLToPath(new URL(import.meta.url.includes("/dist/") ? "../../bench/bench.c" : "./bench.c", import.meta.url))
+  const include = fileURLToPath(new URL(import.meta.url.includes("/dist/") ? "../../include" : "../include", import.meta.url))
+  const out = join(mkdtempSync(join(tmpdir(), "plue-bench-")), "bench.so")
+  execFileSync("cc", ["-std=c11", "-O2", "-fPIC", "-shared", `-I${include}`, "-o", out, source, "-lpthread"])
+  return out
+}
+
+interface CFigures {
+  readonly calls: number
+  readonly koffi: { readonly p50: number; readonly p99: number; readonly threads8PerSecond: number }
+  readonly getInfo: { readonly p50: number; readonly p99: number; readonly threads8PerSecond: number }
+}
+
+const program = Effect.gen(function*() {
+  const box = yield* makeSandbox
+  const server = yield* OpenCodeServer.start({ cwd: box.project, env: box.env })
+  const connection = OpenCodeConnection.layer({ url: server.url, password: server.password })
+  const client = yield* OpenCodeClient.make.pipe(Effect.provide(connection))
+  const sizes = quick ? { rounds: 3, perRound: 30 } : { rounds: 7, perRound: 100 }
+
+  const clientFigures = yield* clientBench(server, client, sizes)
+  const overhead = yield* overheadBench(sizes)
+  const context = yield* Layer.build(Plue.layerWith().pipe(Layer.provide(connection)))
+  yield* Context.get(context, SessionSync.SessionSync).awaitConnected
+  const bridge = yield* bridgeBench(
+    server,
+    client,
+    Context.get(context, SessionManager.SessionManager),
+    Context.get(context, SessionEvents.SessionEvents),
+    { ...sizes, perRound: sizes.perRound * 4, changes: quick ? 50 : 300 }
+  )
+
+  // The C API: plue_session_get_info from C threads, beside a bare koffi round trip.
+  const library = compile()
+  const report = join(mkdtempSync(join(tmpdir(), "plue-bench-")), "c.json")
+  const c = yield* Effect.scoped(Effect.gen(function*() {
+    const lib = koffi.load(library)
+    const Echo = koffi.proto("int bench_echo_fn(int x)")
+    const setEcho = lib.func("void bench_set_echo(bench_echo_fn *fn)")
+    const echo = yield* Effect.acquireRelease(
+      Effect.sync(() => koffi.register((x: number) => x, koffi.pointer(Echo))),
+      (pointer) => Effect.sync(() => koffi.unregister(pointer))
+    )
+    setEcho(echo)
+    const { status } = yield* Host.run(library, [String(quick ? 5000 : 20000), report])
+    if (status !== 0) return yield* Effect.dieMessage(`the C benchmark exited with ${status}`)
+    return JSON.parse(readFileSync(report, "utf8")) as CFigures
+  })).pipe(Effect.provide(context))
+
+  const machine = {
+    node: process.version,
+    cpus: `${cpus().length} x ${cpus()[0]?.model ?? "?"}`,
+    memory: `${(totalmem() / 2 ** 30).toFixed(1)} GiB`
+  }
+  if (args.has("--json")) {
+    console.log(JSON.stringify({ machine, client: clientFigures, clientOverhead: overhead, bridge, c }, null, 2))
+    return
+  }
+  const f = bridge.freshness
+  console.log(`plue benchmark: ${machine.node}, ${machine.cpus}, ${machine.memory}\n`)
+  console.log("OpenCode client, per call (baseline: raw fetch)")
+  console.log(table(clientFigures))
+  console.log("\nClient overhead alone, against a loopback stub answering at once (baseline: raw fetch)")
+  console.log(table([overhead]))
+  console.log("\nSession bridge: cached read (baseline: one HTTP GET through the plue client)")
+  console.log(table([bridge.cachedRead]))
+  console.log(`  a cached read is ${(bridge.cachedRead.ratios["HTTP GET (plue client)"]! / bridge.cachedRead.ratios["cached (SessionManager.info)"]!).toFixed(0)}x faster than one HTTP GET`)
+  console.log(
+    `\nFreshness, another client's PATCH sent -> Updated event at our subscriber (${f.samples} changes):` +
+      ` p50 ${f.p50.toFixed(2)} ms, p99 ${f.p99.toFixed(2)} ms`
+  )
+  console.log(`\nC API, ${c.calls} calls a thread (baseline: a bare koffi round trip, C thread -> JS -> C)`)
+  console.log(`  koffi round trip        p50 ${c.koffi.p50.toFixed(1)} us  p99 ${c.koffi.p99.toFixed(1)} us  8 threads ${c.koffi.threads8PerSecond.toFixed(0)} calls/s`)
+  console.log(`  plue_session_get_info   p50 ${c.getInfo.p50.toFixed(1)} us  p99 ${c.getInfo.p99.toFixed(1)} us  8 threads ${c.getInfo.threads8PerSecond.toFixed(0)} calls/s`)
+  console.log(`  ratio (p50)             ${(c.getInfo.p50 / c.koffi.p50).toFixed(2)}x the bare round trip`)
+})
+
+program.pipe(
+  Effect.scoped,
+  Effect.provide(Layer.mergeAll(NodeContext.layer, NodeHttpClient.layerUndici)),
+  Effect.runPromise
+).then(
+  () => process.exit(0),
+  (error) => {
+    console.error(error)
+    process.exit(1)
+  }
+)
