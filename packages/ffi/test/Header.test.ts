@@ -4,7 +4,8 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { generateHeader } from "../src/Header.js"
-import { headerPath } from "../src/generate.js"
+import { headerPath, referencePath } from "../src/generate.js"
+import { generateReference } from "../src/Reference.js"
 import { compileLibrary } from "./support.js"
 
 const which = (tool: string): boolean => {
@@ -27,6 +28,10 @@ const implementation = `#define PLUE_IMPLEMENTATION\n#include "plue.h"\n#include
 describe("plue.h", () => {
   it("the committed header is what the generator makes (run npm run generate after changing the API)", () => {
     assert.strictEqual(readFileSync(headerPath, "utf8"), generateHeader())
+  })
+
+  it("the committed C API reference is what the generator makes", () => {
+    assert.strictEqual(readFileSync(referencePath, "utf8"), generateReference())
   })
 
   for (const std of ["c99", "c11"]) {
