@@ -6,7 +6,7 @@ import { join } from "node:path"
 import { generateHeader } from "../src/Header.js"
 import { headerPath, referencePath } from "../src/generate.js"
 import { generateReference } from "../src/Reference.js"
-import { compileLibrary } from "./support.js"
+import { compileLibrary, cSource, includeDir } from "./support.js"
 
 const which = (tool: string): boolean => {
   try {
@@ -49,4 +49,28 @@ describe("plue.h", () => {
   it.runIf(which("clang"))("compiles cleanly with clang", () => {
     compileLibrary(unit("c", implementation), { compiler: "clang", std: "c11" })
   })
+})
+
+describe("the header's C on its own", () => {
+  const build = (flags: Array<string>) => {
+    const out = join(mkdtempSync(join(tmpdir(), "plue-standalone-")), "standalone")
+    execFileSync("gcc", ["-std=c11", "-g", "-Wall", "-Wextra", "-Werror", "-pedantic", ...flags, `-I${includeDir}`, "-o", out, cSource("standalone.c"), "-lpthread"], {
+      stdio: "pipe"
+    })
+    return out
+  }
+  const run = (command: string, args: Array<string>) => execFileSync(command, args, { stdio: "pipe", encoding: "utf8" })
+
+  it.runIf(which("valgrind"))("runs clean under valgrind (no invalid access, no definite leak)", () => {
+    const output = run("valgrind", ["--error-exitcode=99", "--leak-check=full", "--errors-for-leak-kinds=definite", "-q", build([])])
+    assert.include(output, "0 failure(s)")
+  }, 60_000)
+
+  it("runs clean under AddressSanitizer and UndefinedBehaviorSanitizer", () => {
+    assert.include(run(build(["-fsanitize=address,undefined", "-fno-sanitize-recover=all"]), []), "0 failure(s)")
+  }, 60_000)
+
+  it("runs clean under ThreadSanitizer", () => {
+    assert.include(run(build(["-fsanitize=thread"]), []), "0 failure(s)")
+  }, 60_000)
 })
