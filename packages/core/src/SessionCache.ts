@@ -13,6 +13,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import type * as Scope from "effect/Scope"
 import { parseSessionId, type SessionId } from "./Identifier.js"
 import * as OpenCodeClient from "./OpenCodeClient.js"
 import type { OpenCodeError } from "./OpenCodeError.js"
@@ -54,7 +55,22 @@ export interface Service {
   readonly setCoherent: (coherent: boolean) => Effect.Effect<void>
   readonly coherent: Effect.Effect<boolean>
   readonly size: Effect.Effect<number>
+  /**
+   * Calls `listener` synchronously, in the same step, on every change of an entry or of
+   * coherence, for the scope's life. For mirrors that must be exactly as current as the cache.
+   */
+  readonly onChange: (listener: (change: CacheChange) => void) => Effect.Effect<void, never, Scope.Scope>
 }
+
+/**
+ * A change of the cache, as seen by an `onChange` listener.
+ *
+ * @since 0.1.0
+ */
+export type CacheChange =
+  | { readonly _tag: "Upsert"; readonly session: Session }
+  | { readonly _tag: "Remove"; readonly sessionId: SessionId }
+  | { readonly _tag: "Coherent"; readonly coherent: boolean }
 
 /**
  * The cache service.
@@ -123,6 +139,10 @@ export const make = (
     const statuses = new Map<SessionId, string>()
     const inflight = new Map<SessionId, Deferred.Deferred<Session, OpenCodeError | SessionDeleted>>()
     let coherent = false
+    const listeners = new Set<(change: CacheChange) => void>()
+    const notify = (change: CacheChange) => {
+      for (const listener of listeners) listener(change)
+    }
 
     const isDeleted = (sessionId: string) => tombstones.has(sessionId)
 
@@ -137,6 +157,7 @@ export const make = (
       const entry = entries.get(session.id)
       if (entry === undefined) {
         entries.set(session.id, { session, confirmedAt: now })
+        notify({ _tag: "Upsert", session })
         events.unsafePublish({ _tag: "Created", session, origin })
         return
       }
@@ -147,6 +168,7 @@ export const make = (
       const changes = diff(entry.session, session, origin)
       if (changes.length === 0) return
       entry.session = session
+      notify({ _tag: "Upsert", session })
       for (const event of changes) events.unsafePublish(event)
     }
 
@@ -171,6 +193,7 @@ export const make = (
       statuses.delete(sessionId)
       const entry = entries.get(sessionId)
       entries.delete(sessionId)
+      notify({ _tag: "Remove", sessionId })
       const known = entry?.session ?? session
       events.unsafePublish({ _tag: "Deleted", sessionId, ...(known ? { session: known } : {}), origin })
       return 1
@@ -252,7 +275,14 @@ export const make = (
           statuses.set(sessionId, status.type)
           events.unsafePublish({ _tag: "Status", sessionId, status })
         }),
-      setCoherent: (value) => Effect.sync(() => void (coherent = value)),
+      setCoherent: (value) =>
+        Effect.sync(() => {
+          if (coherent === value) return
+          coherent = value
+          notify({ _tag: "Coherent", coherent: value })
+        }),
+      onChange: (listener) =>
+        Effect.acquireRelease(Effect.sync(() => void listeners.add(listener)), () => Effect.sync(() => void listeners.delete(listener))),
       coherent: Effect.sync(() => coherent),
       size: Effect.sync(() => entries.size)
     }

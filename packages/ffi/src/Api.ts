@@ -74,6 +74,8 @@ export interface BridgedFunction {
   readonly strings: ReadonlyArray<{ readonly name: string; readonly nullable: boolean; readonly doc: string }>
   readonly summary: string
   readonly returns: string
+  /** Answered in C from the warm-read mirror when it holds the handle (no hop to JavaScript). */
+  readonly mirrored?: boolean
 }
 
 /**
@@ -106,8 +108,9 @@ export const Functions: ReadonlyArray<BridgedFunction> = [
     result: "json",
     handle: true,
     strings: [],
-    summary: "The session as JSON (OpenCode's Session object), from the coherent cache when it is fresh.",
-    returns: "a string the caller owns and frees with plue_free_json; NULL on failure."
+    summary: "The session as JSON (OpenCode's Session object), from the coherent cache when it is fresh. While the bridge follows the server's event stream, this is answered in C from a mirror of the cache, updated in the same step as every cache change.",
+    returns: "a string the caller owns and frees with plue_free_json; NULL on failure.",
+    mirrored: true
   },
   {
     name: "plue_session_list",

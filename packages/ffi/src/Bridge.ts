@@ -5,7 +5,7 @@
  *
  * @since 0.1.0
  */
-import { SessionEvents, SessionManager } from "@plue/core"
+import { SessionCache, SessionEvents, SessionManager } from "@plue/core"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -100,7 +100,11 @@ export const errorCode = (error: unknown): number => {
  */
 export const bind = (
   library: string | Koffi.LibraryHandle
-): Effect.Effect<Bound, BindError, SessionManager.SessionManager | SessionEvents.SessionEvents | Scope.Scope> =>
+): Effect.Effect<
+  Bound,
+  BindError,
+  SessionManager.SessionManager | SessionEvents.SessionEvents | SessionCache.SessionCache | Scope.Scope
+> =>
   Effect.gen(function*() {
     const name = typeof library === "string" ? library : "the library"
     const sessions = yield* SessionManager.SessionManager
@@ -118,17 +122,65 @@ export const bind = (
         unbind: lib.func("int plue__unbind(void)"),
         complete: lib.func("void plue__complete(void *record, int code, const char *message, const char *json, int64_t value)"),
         push: lib.func("void plue__event_push(const char *json)"),
-        live: lib.func("int64_t plue__live_strings(void)")
+        live: lib.func("int64_t plue__live_strings(void)"),
+        mirrorPut: lib.func("void plue__mirror_put(int64_t handle, const char *json)"),
+        mirrorRemove: lib.func("void plue__mirror_remove(int64_t handle)"),
+        mirrorClear: lib.func("void plue__mirror_clear(void)")
       }),
       catch: (e) => fail(`it does not export the plue bridge functions (${String((e as Error)?.message ?? e)})`)
     })
 
+    // The warm-read mirror in C: while the cache is coherent, every open handle's session JSON,
+    // rewritten in the same step as each cache change (listeners run synchronously), so a C
+    // read answered from it is exactly as current as one that hopped here.
+    const cache = yield* SessionCache.SessionCache
+    const handlesOf = new Map<string, Set<number>>()
+    let coherent = yield* cache.coherent
+    const mirror = (handle: number, sessionId: string) => {
+      if (!coherent) return
+      const session = cache.peek(sessionId as never)
+      if (session._tag === "Some") fns.mirrorPut(handle, JSON.stringify(session.value))
+    }
+    yield* cache.onChange((change) => {
+      switch (change._tag) {
+        case "Coherent":
+          coherent = change.coherent
+          if (!coherent) fns.mirrorClear()
+          else for (const [sessionId, handles] of handlesOf) for (const h of handles) mirror(h, sessionId)
+          return
+        case "Upsert": {
+          const handles = handlesOf.get(change.session.id)
+          if (handles === undefined || !coherent) return
+          const json = JSON.stringify(change.session)
+          for (const h of handles) fns.mirrorPut(h, json)
+          return
+        }
+        case "Remove":
+          for (const h of handlesOf.get(change.sessionId) ?? []) fns.mirrorRemove(h)
+          return
+      }
+    })
+    const opened = (handle: number) =>
+      Effect.map(sessions.sessionId(handle), (sessionId) => {
+        const set = handlesOf.get(sessionId) ?? new Set<number>()
+        set.add(handle)
+        handlesOf.set(sessionId, set)
+        mirror(handle, sessionId)
+        return { value: handle }
+      })
+    const closed = (handle: number) => {
+      fns.mirrorRemove(handle)
+      for (const [sessionId, handles] of handlesOf) {
+        if (handles.delete(handle) && handles.size === 0) handlesOf.delete(sessionId)
+      }
+    }
+
     const operation = (op: number, handle: number, a: string | null, b: string | null): Effect.Effect<Outcome, unknown> => {
       switch (op) {
         case 1:
-          return Effect.map(sessions.create({ parentID: a ?? undefined }), (value) => ({ value }))
+          return Effect.flatMap(sessions.create({ parentID: a ?? undefined }), opened)
         case 2:
-          return Effect.map(sessions.open(a ?? ""), (value) => ({ value }))
+          return Effect.flatMap(sessions.open(a ?? ""), opened)
         case 3:
           return Effect.map(sessions.info(handle), (session) => ({ json: JSON.stringify(session) }))
         case 4:
@@ -147,6 +199,8 @@ export const bind = (
         case 10:
           return Effect.as(sessions.unshare(handle), {})
         case DESTROY_OP:
+          // Out of the mirror first: from this step on, reads of it hop here and fail.
+          closed(handle)
           return Effect.as(sessions.destroy(handle), {})
         default:
           return Effect.dieMessage(`unknown operation ${op}`)

@@ -47,6 +47,12 @@ const definition = (f: BridgedFunction): string => {
     }
     out.push(`    if (${s.name} != NULL && !plue__utf8_valid(${s.name})) { code = plue__fail(PLUE_ERR_INVALID_ARGUMENT, "${f.name}: ${s.name} is not valid UTF-8"); return ${failed}; }`)
   }
+  if (f.mirrored) {
+    out.push("    {")
+    out.push("        char *warm = plue__mirror_get(plue__handle_value(session));")
+    out.push("        if (warm != NULL) { plue__fail(PLUE_OK, NULL); return warm; }")
+    out.push("    }")
+  }
   const handle = f.handle ? "plue__handle_value(session)" : "0"
   const a = f.strings[0]?.name ?? "NULL"
   const b = f.strings[1]?.name ?? "NULL"
@@ -202,6 +208,9 @@ PLUE_API int plue__unbind(void);
 PLUE_API void plue__complete(void *record, int code, const char *message, const char *json, int64_t value);
 PLUE_API void plue__event_push(const char *json);
 PLUE_API int64_t plue__live_strings(void);
+PLUE_API void plue__mirror_put(int64_t handle, const char *json);
+PLUE_API void plue__mirror_remove(int64_t handle);
+PLUE_API void plue__mirror_clear(void);
 
 #ifdef __cplusplus
 }
@@ -289,6 +298,89 @@ static int plue__utf8_valid(const char *s) {
 }
 
 static int64_t plue__handle_value(plue_session_t session) { return (int64_t)(intptr_t)session; }
+
+/* ---- the warm-read mirror: handle -> session JSON, written by the bridge in the same step as
+ * every change of the coherent cache, read by host threads without a hop to JavaScript ---- */
+#define PLUE__MIRROR_BUCKETS 1024
+typedef struct plue__mirrored {
+    struct plue__mirrored *next;
+    int64_t handle;
+    size_t size;
+    char *json;
+} plue__mirrored;
+static plue__mirrored *plue__mirror[PLUE__MIRROR_BUCKETS];
+static pthread_mutex_t plue__mirror_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static size_t plue__bucket(int64_t handle) {
+    return (size_t)(((uint64_t)handle * 11400714819323198485ULL) >> 54) % PLUE__MIRROR_BUCKETS;
+}
+
+static char *plue__mirror_get(int64_t handle) {
+    plue__mirrored *node;
+    char *copy = NULL;
+    pthread_mutex_lock(&plue__mirror_lock);
+    for (node = plue__mirror[plue__bucket(handle)]; node != NULL; node = node->next) {
+        if (node->handle == handle) {
+            copy = (char *)malloc(node->size + 1);
+            if (copy != NULL) memcpy(copy, node->json, node->size + 1);
+            break;
+        }
+    }
+    pthread_mutex_unlock(&plue__mirror_lock);
+    if (copy != NULL) { pthread_mutex_lock(&plue__lock); plue__strings++; pthread_mutex_unlock(&plue__lock); }
+    return copy;
+}
+
+PLUE_API void plue__mirror_put(int64_t handle, const char *json) {
+    plue__mirrored *node, *fresh;
+    char *copy, *old = NULL;
+    size_t bucket = plue__bucket(handle);
+    if (json == NULL) return;
+    copy = plue__strdup(json);
+    fresh = (plue__mirrored *)malloc(sizeof(plue__mirrored));
+    if (copy == NULL || fresh == NULL) { free(copy); free(fresh); plue__mirror_remove(handle); return; }
+    pthread_mutex_lock(&plue__mirror_lock);
+    for (node = plue__mirror[bucket]; node != NULL; node = node->next) if (node->handle == handle) break;
+    if (node != NULL) {
+        old = node->json;
+        node->json = copy;
+        node->size = strlen(copy);
+    } else {
+        fresh->handle = handle;
+        fresh->json = copy;
+        fresh->size = strlen(copy);
+        fresh->next = plue__mirror[bucket];
+        plue__mirror[bucket] = fresh;
+        fresh = NULL;
+    }
+    pthread_mutex_unlock(&plue__mirror_lock);
+    free(old);
+    free(fresh);
+}
+
+PLUE_API void plue__mirror_remove(int64_t handle) {
+    plue__mirrored **link, *gone = NULL;
+    pthread_mutex_lock(&plue__mirror_lock);
+    for (link = &plue__mirror[plue__bucket(handle)]; *link != NULL; link = &(*link)->next) {
+        if ((*link)->handle == handle) { gone = *link; *link = gone->next; break; }
+    }
+    pthread_mutex_unlock(&plue__mirror_lock);
+    if (gone != NULL) { free(gone->json); free(gone); }
+}
+
+PLUE_API void plue__mirror_clear(void) {
+    size_t i;
+    pthread_mutex_lock(&plue__mirror_lock);
+    for (i = 0; i < PLUE__MIRROR_BUCKETS; i++) {
+        while (plue__mirror[i] != NULL) {
+            plue__mirrored *gone = plue__mirror[i];
+            plue__mirror[i] = gone->next;
+            free(gone->json);
+            free(gone);
+        }
+    }
+    pthread_mutex_unlock(&plue__mirror_lock);
+}
 
 /* ---- the completion protocol: one record per blocking call ---- */
 typedef struct plue__record {
@@ -536,6 +628,7 @@ PLUE_API int plue__bind(const plue__api_t *api) {
 
 PLUE_API int plue__unbind(void) {
     int left;
+    plue__mirror_clear();
     pthread_mutex_lock(&plue__lock);
     plue__bound = 0;
     plue__js_call = NULL;

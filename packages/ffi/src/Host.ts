@@ -4,7 +4,7 @@
  *
  * @since 0.1.0
  */
-import type { SessionEvents } from "@plue/core"
+import type { SessionCache, SessionEvents } from "@plue/core"
 import { SessionManager } from "@plue/core"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
@@ -47,7 +47,7 @@ export const run = (
 ): Effect.Effect<
   { readonly status: number; readonly leaks: Leaks },
   BindError | HostError,
-  SessionManager.SessionManager | SessionEvents.SessionEvents | Scope.Scope
+  SessionManager.SessionManager | SessionEvents.SessionEvents | SessionCache.SessionCache | Scope.Scope
 > =>
   Effect.gen(function*() {
     const bound = yield* bind(path)

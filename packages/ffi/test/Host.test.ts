@@ -6,7 +6,7 @@ import { assert, layer } from "@effect/vitest"
 import { Effect, Layer, Redacted } from "effect"
 import koffi from "koffi"
 import { spawn } from "node:child_process"
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs"
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs"
 import { createServer } from "node:http"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -74,6 +74,31 @@ layer(Live, { timeout: 180_000, excludeTestServices: true })("the C API against 
       assert.strictEqual(status, 0, report)
       for (let i = 0; i < 40 && (yield* stub.stats).cut === before.cut; i++) yield* Effect.sleep("50 millis")
       assert.isAbove((yield* stub.stats).cut, before.cut, "the model's stream was cut")
+    }))
+
+  it.scoped("warm reads answered in C stay coherent: another client's rename and delete reach get_info", () =>
+    Effect.gen(function*() {
+      const server = yield* OpenCodeServer.OpenCodeServer
+      const idFile = join(mkdtempSync(join(tmpdir(), "plue-id-")), "id")
+      const auth = Buffer.from(`opencode:${Redacted.value(server.password)}`).toString("base64")
+      const other = (method: string, path: string, body?: unknown) =>
+        Effect.promise(() =>
+          fetch(`${server.url}${path}`, {
+            method,
+            headers: { authorization: `Basic ${auth}`, "content-type": "application/json" },
+            ...(body ? { body: JSON.stringify(body) } : {})
+          }).then((r) => r.arrayBuffer())
+        )
+      yield* Effect.forkScoped(Effect.gen(function*() {
+        while (!existsSync(idFile) || readFileSync(idFile, "utf8").length < 30) yield* Effect.sleep("20 millis")
+        const id = readFileSync(idFile, "utf8")
+        yield* Effect.sleep("200 millis")
+        yield* other("PATCH", `/session/${id}`, { title: "changed elsewhere" })
+        yield* Effect.sleep("500 millis")
+        yield* other("DELETE", `/session/${id}`)
+      }))
+      const { status, report } = yield* runSuite("coherence", [idFile])
+      assert.strictEqual(status, 0, report)
     }))
 
   it.effect("a blocking call on the JavaScript main thread fails with PLUE_ERR_WRONG_THREAD instead of hanging", () =>

@@ -268,6 +268,36 @@ static void abort_while_initializing(void) {
     plue_session_destroy(init_session);
 }
 
+/* ---- coherence of warm reads: another client renames, then deletes, the session ---- */
+static void coherence(const char *id_file) {
+    plue_session_t s = plue_session_create(NULL);
+    char *json = plue_session_get_info(s), id[64];
+    FILE *f;
+    int waited, renamed = 0, deleted = 0;
+    memcpy(id, strstr(json, "\"id\":\"") + 6, 30);
+    id[30] = '\0';
+    plue_free_json(json);
+    f = fopen(id_file, "w");
+    fputs(id, f);
+    fclose(f);
+    for (waited = 0; waited < 1000 && !renamed; waited++) {
+        json = plue_session_get_info(s);
+        renamed = has(json, "\"title\":\"changed elsewhere\"");
+        plue_free_json(json);
+        if (!renamed) usleep(5000);
+    }
+    CHECK(renamed, "the other client's title reached get_info");
+    for (waited = 0; waited < 1000 && !deleted; waited++) {
+        json = plue_session_get_info(s);
+        deleted = json == NULL && plue_get_last_error_code() == PLUE_ERR_DELETED;
+        plue_free_json(json);
+        if (!deleted) usleep(5000);
+    }
+    CHECK(deleted, "the other client's delete reached get_info");
+    plue_session_destroy(s);
+    CHECK(plue_session_get_info(s) == NULL && plue_get_last_error_code() == PLUE_ERR_INVALID_HANDLE, "destroyed");
+}
+
 int plue_host_main(int argc, char **argv) {
     const char *mode = argc > 1 ? argv[1] : "misuse";
     report = argc > 2 ? fopen(argv[2], "w") : stderr;
@@ -279,6 +309,7 @@ int plue_host_main(int argc, char **argv) {
     else if (strcmp(mode, "threads") == 0) threads();
     else if (strcmp(mode, "events") == 0) events();
     else if (strcmp(mode, "abort") == 0) abort_while_initializing();
+    else if (strcmp(mode, "coherence") == 0) coherence(go_file);
     else { fprintf(report, "unknown mode %s\n", mode); failures++; }
     fprintf(report, "done: %d failure(s)\n", failures);
     if (report != stderr) fclose(report);
