@@ -90,8 +90,8 @@ int plue_host_main(int argc, char **argv) {
     ithr = throughput(one_info, 8);
     out = fopen(argv[2], "w");
     if (out == NULL) return 4;
-    fprintf(out, "{\"calls\":%d,\"koffi\":{\"p50\":%.2f,\"p99\":%.2f,\"threads8PerSecond\":%.0f},"
-                 "\"getInfo\":{\"p50\":%.2f,\"p99\":%.2f,\"threads8PerSecond\":%.0f}}\n",
+    fprintf(out, "{\"calls\":%d,\"koffi\":{\"p50\":%.3f,\"p99\":%.3f,\"threads8PerSecond\":%.0f},"
+                 "\"getInfo\":{\"p50\":%.3f,\"p99\":%.3f,\"threads8PerSecond\":%.0f}}\n",
             calls, ep50, ep99, ethr, ip50, ip99, ithr);
     fclose(out);
     plue_session_delete(session);
