@@ -39,3 +39,6 @@ export * as SessionManager from "./SessionManager.js"
 
 /** The whole bridge as one Layer (`Plue.layer`, `Plue.layerRemote`). */
 export * as Plue from "./Plue.js"
+
+/** The self-hostable OpenCode share service. */
+export * as ShareService from "./ShareService.js"

@@ -1,0 +1,132 @@
+import { NodeContext, NodeHttpClient, NodeHttpServer } from "@effect/platform-node"
+import { assert, describe, it, layer } from "@effect/vitest"
+import { Context, Effect, Exit, Layer, Option, Scope } from "effect"
+import { mkdtempSync } from "node:fs"
+import { createServer } from "node:http"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import * as OpenCodeClient from "../src/OpenCodeClient.js"
+import * as ShareService from "../src/ShareService.js"
+import * as TestServer from "../src/testing/TestServer.js"
+
+const Platform = Layer.mergeAll(NodeContext.layer, NodeHttpClient.layerUndici)
+const dataDir = mkdtempSync(join(tmpdir(), "plue-shares-"))
+
+/** The share service on a free loopback port, its URL provided as `ShareUrl`. */
+class ShareUrl extends Context.Tag("test/ShareUrl")<ShareUrl, string>() {}
+const serving = (directory: string, options: ShareService.Options = {}) =>
+  Layer.scoped(ShareUrl, ShareService.serve).pipe(
+    Layer.provideMerge(ShareService.layerDisk(directory, options)),
+    Layer.provide(NodeHttpServer.layer(createServer, { port: 0, host: "127.0.0.1" })),
+    Layer.provide(Platform)
+  )
+
+const Live = Layer.unwrapEffect(Effect.map(ShareUrl, (url) => TestServer.layer({ config: { enterprise: { url } } }))).pipe(
+  Layer.provideMerge(serving(dataDir)),
+  Layer.provideMerge(Platform)
+)
+
+const call = (url: string, method = "GET", body?: unknown, raw?: string) =>
+  Effect.promise(async () => {
+    const response = await fetch(url, {
+      method,
+      headers: { "content-type": "application/json" },
+      ...(raw !== undefined ? { body: raw } : body !== undefined ? { body: JSON.stringify(body) } : {})
+    })
+    return { status: response.status, text: await response.text() }
+  })
+
+layer(Live, { timeout: 120_000, excludeTestServices: true })("the share service with a real OpenCode server", (it) => {
+  it.effect("OpenCode shares through it; the viewer shows the session; unshare makes the URL 404", () =>
+    Effect.gen(function*() {
+      const client = yield* OpenCodeClient.OpenCodeClient
+      const service = yield* ShareService.ShareService
+      const session = yield* client.create({ title: "Shared <b>title</b> & more" })
+      const shared = yield* client.share(session.id)
+      const url = shared.share?.url
+      assert.isString(url)
+      assert.match(url!, /\/share\/[A-Za-z0-9_-]{22}$/)
+      const grant = service.takeGrant(session.id)
+      assert.isTrue(Option.isSome(grant), "the owner's grant is handed over once")
+      assert.isTrue(Option.isNone(service.takeGrant(session.id)))
+      const { shareId, secret } = Option.getOrThrow(grant)
+      assert.isAtLeast(Buffer.from(secret, "base64url").length, 32, "256-bit secret")
+      assert.isTrue(yield* service.validateShare(shareId, secret))
+      assert.isFalse(yield* service.validateShare(shareId, `${secret}x`))
+
+      // OpenCode syncs the session after creating the share.
+      let data = yield* call(`${url!.replace("/share/", "/api/share/")}/data`)
+      for (let i = 0; i < 50 && !data.text.includes("Shared <b>title</b>"); i++) {
+        yield* Effect.sleep("100 millis")
+        data = yield* call(`${url!.replace("/share/", "/api/share/")}/data`)
+      }
+      assert.strictEqual(data.status, 200)
+      assert.include(data.text, "\"type\":\"session\"")
+      const page = yield* call(url!)
+      assert.strictEqual(page.status, 200)
+      assert.include(page.text, "<h1>Shared &lt;b&gt;title&lt;/b&gt; &amp; more</h1>", "the title, escaped")
+      assert.notInclude(page.text, "<b>title</b>")
+
+      yield* client.unshare(session.id)
+      assert.strictEqual((yield* call(url!)).status, 404)
+      assert.strictEqual((yield* call(`${url!.replace("/share/", "/api/share/")}/data`)).status, 404)
+      assert.isFalse(yield* service.validateShare(shareId, secret))
+    }))
+
+  it.effect("a wrong or missing secret gets 403 and changes nothing; bad input gets 400/413", () =>
+    Effect.gen(function*() {
+      const base = yield* ShareUrl
+      const created = yield* call(`${base}/api/share`, "POST", { sessionID: "ses_abc123" })
+      assert.strictEqual(created.status, 200)
+      const { id, secret } = JSON.parse(created.text) as { id: string; secret: string }
+      const sync = `${base}/api/share/${id}/sync`
+      assert.strictEqual((yield* call(sync, "POST", { secret: "nope", data: [{ type: "session", data: { title: "evil" } }] })).status, 403)
+      assert.strictEqual((yield* call(`${base}/api/share/${id}`, "DELETE", { secret: "nope" })).status, 403)
+      assert.strictEqual((yield* call(`${base}/api/share/${id}`, "DELETE", {})).status, 400)
+      assert.notInclude((yield* call(`${base}/api/share/${id}/data`)).text, "evil")
+      assert.strictEqual((yield* call(sync, "POST", undefined, "{not json")).status, 400)
+      assert.strictEqual((yield* call(`${base}/api/share`, "POST", { sessionID: "../etc" })).status, 400)
+      assert.strictEqual((yield* call(sync, "POST", undefined, JSON.stringify({ secret, data: "x".repeat(9 * 1024 * 1024) }))).status, 413)
+      const many = Array.from({ length: 5001 }, (_, i) => ({ type: "part", data: { id: `prt_${i}` } }))
+      assert.strictEqual((yield* call(sync, "POST", { secret, data: many })).status, 413)
+      assert.strictEqual((yield* call(sync, "POST", { secret, data: [{ type: "session", data: { title: "fine" } }] })).status, 200)
+      assert.strictEqual((yield* call(`${base}/api/share/not-a-share-id!`)).status, 404)
+      assert.strictEqual((yield* call(`${base}/share/AAAAAAAAAAAAAAAAAAAAAA`)).status, 404)
+    }))
+})
+
+describe("the share service on its own", () => {
+  it.live("expired shares answer 404 at once, everywhere", () =>
+    Effect.gen(function*() {
+      const scope = yield* Scope.make()
+      const base = yield* Layer.buildWithScope(serving(mkdtempSync(join(tmpdir(), "plue-shares-")), { ttl: "300 millis" }), scope).pipe(
+        Effect.map((context) => Context.get(context, ShareUrl))
+      )
+      const { id, secret } = JSON.parse((yield* call(`${base}/api/share`, "POST", { sessionID: "ses_abc" })).text)
+      assert.strictEqual((yield* call(`${base}/share/${id}`)).status, 200)
+      yield* Effect.sleep("400 millis")
+      assert.strictEqual((yield* call(`${base}/share/${id}`)).status, 404)
+      assert.strictEqual((yield* call(`${base}/api/share/${id}/data`)).status, 404)
+      assert.strictEqual((yield* call(`${base}/api/share/${id}/sync`, "POST", { secret, data: [] })).status, 404)
+      yield* Scope.close(scope, Exit.void)
+    }))
+
+  it.live("shares survive a restart of the service (disk store)", () =>
+    Effect.gen(function*() {
+      const directory = mkdtempSync(join(tmpdir(), "plue-shares-"))
+      const first = yield* Scope.make()
+      const base1 = yield* Effect.map(Layer.buildWithScope(serving(directory), first), (c) => Context.get(c, ShareUrl))
+      const { id, secret } = JSON.parse((yield* call(`${base1}/api/share`, "POST", { sessionID: "ses_kept" })).text)
+      yield* call(`${base1}/api/share/${id}/sync`, "POST", { secret, data: [{ type: "session", data: { title: "Kept across restarts" } }] })
+      yield* Scope.close(first, Exit.void)
+
+      const second = yield* Scope.make()
+      const base2 = yield* Effect.map(Layer.buildWithScope(serving(directory), second), (c) => Context.get(c, ShareUrl))
+      const page = yield* call(`${base2}/share/${id}`)
+      assert.strictEqual(page.status, 200)
+      assert.include(page.text, "Kept across restarts")
+      assert.strictEqual((yield* call(`${base2}/api/share/${id}`, "DELETE", { secret })).status, 200)
+      assert.strictEqual((yield* call(`${base2}/share/${id}`)).status, 404)
+      yield* Scope.close(second, Exit.void)
+    }))
+})
