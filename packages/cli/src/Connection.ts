@@ -7,8 +7,15 @@
  */
 import * as Options from "@effect/cli/Options"
 import type * as CommandExecutor from "@effect/platform/CommandExecutor"
+import type { PlatformError } from "@effect/platform/Error"
+import type { ServeError } from "@effect/platform/HttpServerError"
 import type * as HttpClient from "@effect/platform/HttpClient"
-import { OpenCodeClient, OpenCodeConnection, OpenCodeServer } from "@plue/core"
+import { NodeHttpServer } from "@effect/platform-node"
+import { OpenCodeClient, OpenCodeConnection, OpenCodeServer, ShareService } from "@plue/core"
+import * as Context from "effect/Context"
+import { createServer } from "node:http"
+import { homedir } from "node:os"
+import { join } from "node:path"
 import * as Config from "effect/Config"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -78,27 +85,69 @@ export const withProgress = <A, E, R>(text: string, effect: Effect.Effect<A, E, 
 }
 
 /**
+ * Where the embedded share service keeps its shares: `PLUE_SHARE_DIR`, else
+ * `$XDG_DATA_HOME/plue/shares` (`~/.local/share/plue/shares`).
+ *
+ * @since 0.1.0
+ */
+export const shareDirectory = (): string =>
+  process.env.PLUE_SHARE_DIR ??
+    join(process.env.XDG_DATA_HOME ?? join(process.env.HOME ?? homedir(), ".local", "share"), "plue", "shares")
+
+/**
+ * plue's share service on a free loopback port, for the command's lifetime.
+ *
+ * @since 0.1.0
+ */
+export const embeddedShareService = (
+  options: ShareService.Options = {}
+): Layer.Layer<ShareService.ShareService | EmbeddedShareUrl, PlatformError | ServeError> =>
+  Layer.scoped(EmbeddedShareUrl, ShareService.serve).pipe(
+    Layer.provideMerge(ShareService.layerDisk(shareDirectory(), options)),
+    Layer.provide(NodeHttpServer.layer(createServer, { port: 0, host: "127.0.0.1" }))
+  )
+
+/**
+ * The base URL of the embedded share service.
+ *
+ * @since 0.1.0
+ */
+export class EmbeddedShareUrl extends Context.Tag("@plue/cli/EmbeddedShareUrl")<EmbeddedShareUrl, string>() {}
+
+/**
  * The connection for a command: an existing server, or a managed local one started (with a
- * progress indicator) for the command and stopped when it ends.
+ * progress indicator) for the command and stopped when it ends. A managed server shares through
+ * plue's own share service, embedded, unless `PLUE_SHARE_URL` names another.
  *
  * @since 0.1.0
  */
 export const connection = (
   options: ConnectionOptions
 ): Layer.Layer<
-  OpenCodeConnection.OpenCodeConnection,
-  OpenCodeServer.ServerStartError,
+  OpenCodeConnection.OpenCodeConnection | ShareService.ShareService,
+  OpenCodeServer.ServerStartError | PlatformError | ServeError,
   CommandExecutor.CommandExecutor | HttpClient.HttpClient
 > =>
   Option.match(options.url, {
-    onSome: (url) => OpenCodeConnection.layer({ url, password: Option.getOrUndefined(options.password) }),
-    onNone: () =>
-      Layer.scoped(
+    onSome: (url) =>
+      Layer.merge(
+        OpenCodeConnection.layer({ url, password: Option.getOrUndefined(options.password) }),
+        // Not ours: nothing to hand over; an in-memory service no one calls keeps types simple.
+        ShareService.layerMemory()
+      ),
+    onNone: () => {
+      const share = process.env.PLUE_SHARE_URL
+        ? Layer.merge(Layer.succeed(EmbeddedShareUrl, process.env.PLUE_SHARE_URL), ShareService.layerMemory())
+        : embeddedShareService()
+      return Layer.scoped(
         OpenCodeConnection.OpenCodeConnection,
-        withProgress("starting a local OpenCode server", OpenCodeServer.start({ cwd: process.cwd() })).pipe(
-          Effect.map((info) => OpenCodeConnection.make({ url: info.url, password: info.password }))
-        )
-      )
+        Effect.flatMap(EmbeddedShareUrl, (shareUrl) =>
+          withProgress(
+            "starting a local OpenCode server",
+            OpenCodeServer.start({ cwd: process.cwd(), config: { enterprise: { url: shareUrl } } })
+          )).pipe(Effect.map((info) => OpenCodeConnection.make({ url: info.url, password: info.password })))
+      ).pipe(Layer.provideMerge(share))
+    }
   })
 
 /**
@@ -109,7 +158,7 @@ export const connection = (
 export const layer = (
   options: ConnectionOptions
 ): Layer.Layer<
-  OpenCodeClient.OpenCodeClient | OpenCodeConnection.OpenCodeConnection,
-  OpenCodeServer.ServerStartError,
+  OpenCodeClient.OpenCodeClient | OpenCodeConnection.OpenCodeConnection | ShareService.ShareService,
+  OpenCodeServer.ServerStartError | PlatformError | ServeError,
   CommandExecutor.CommandExecutor | HttpClient.HttpClient
 > => OpenCodeClient.layer.pipe(Layer.provideMerge(connection(options)))

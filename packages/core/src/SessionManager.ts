@@ -23,6 +23,7 @@ import type { Session } from "./OpenCodeSchema.js"
 import { Aborted, InvalidHandle, SessionDeleted, type SessionError, ShareUnavailable } from "./PlueError.js"
 import { SessionCache } from "./SessionCache.js"
 import { SessionEvents } from "./SessionEvents.js"
+import { ShareService } from "./ShareService.js"
 
 /**
  * An opaque session handle: a positive integer, never reused.
@@ -71,14 +72,29 @@ export interface Service {
   readonly delete: (handle: Handle) => Effect.Effect<number, SessionError>
   /** Interrupts the handle's in-flight operations and aborts the session's run on the server. */
   readonly abort: (handle: Handle) => Effect.Effect<void, SessionError>
-  /** Shares the session; returns its share URL. */
-  readonly share: (handle: Handle) => Effect.Effect<string, SessionError>
+  /**
+   * Shares the session. The URL always; the owner secret (the capability to revoke the share)
+   * and the expiry when the share service is plue's own, running in this process.
+   */
+  readonly share: (handle: Handle) => Effect.Effect<ShareResult, SessionError>
   /** Stops sharing the session. */
   readonly unshare: (handle: Handle) => Effect.Effect<Session, SessionError>
   /** Closes the handle: in-flight operations are interrupted; the session stays. */
   readonly destroy: (handle: Handle) => Effect.Effect<void, InvalidHandle>
   /** The open handles. */
   readonly handles: Effect.Effect<ReadonlyArray<HandleInfo>>
+}
+
+/**
+ * What sharing a session gives.
+ *
+ * @since 0.1.0
+ */
+export interface ShareResult {
+  readonly url: string
+  readonly secret?: string | undefined
+  readonly expiresAt?: number | null | undefined
+  readonly session: Session
 }
 
 /**
@@ -212,7 +228,13 @@ export const make: Effect.Effect<
           Effect.flatMap(observed),
           Effect.flatMap((session) =>
             session.share?.url
-              ? Effect.succeed(session.share.url)
+              ? Effect.map(Effect.serviceOption(ShareService), (service): ShareResult => {
+                const grant = Option.flatMap(service, (s) => s.takeGrant(sessionId))
+                return Option.match(grant, {
+                  onNone: () => ({ url: session.share!.url, session }),
+                  onSome: (g) => ({ url: session.share!.url, secret: g.secret, expiresAt: g.expiresAt, session })
+                })
+              })
               : Effect.fail(new ShareUnavailable({ sessionId, detail: "the server answered without a share URL (sharing disabled?)" }))
           )
         )),

@@ -166,7 +166,7 @@ export const Functions: ReadonlyArray<BridgedFunction> = [
     result: "json",
     handle: true,
     strings: [],
-    summary: "Shares the session. The JSON is `{\"url\": \"...\", \"session\": {...}}`.",
+    summary: "Shares the session. The JSON is `{\"url\": \"...\", \"secret\": \"...\", \"expiresAt\": ms, \"session\": {...}}`; `secret` (the owner's capability to revoke the share) and `expiresAt` are there when the share service is plue's own.",
     returns: "a string the caller owns and frees with plue_free_json; NULL on failure."
   },
   {

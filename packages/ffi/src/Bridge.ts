@@ -194,8 +194,7 @@ export const bind = (
         case 8:
           return Effect.as(sessions.abort(handle), {})
         case 9:
-          return Effect.flatMap(sessions.share(handle), (url) =>
-            Effect.map(sessions.info(handle), (session) => ({ json: JSON.stringify({ url, session }) })))
+          return Effect.map(sessions.share(handle), (result) => ({ json: JSON.stringify(result) }))
         case 10:
           return Effect.as(sessions.unshare(handle), {})
         case DESTROY_OP:

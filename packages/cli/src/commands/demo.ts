@@ -29,9 +29,19 @@ export const demo = Command.make("demo", Connection.options, (connection) =>
     yield* Effect.ensuring(
       Effect.gen(function*() {
         const shared = yield* Effect.either(client.share(session.id))
-        yield* shared._tag === "Right"
-          ? step(`shared    ${shared.right.share?.url ?? "(no url)"}`)
-          : step(`share     not available here: ${shared.left.message}`)
+        if (shared._tag === "Left") return yield* step(`share     not available here: ${shared.left.message}`)
+        const url = shared.right.share?.url ?? ""
+        yield* step(`shared    ${url}`)
+        const open = Effect.promise(() =>
+          fetch(url).then(async (r) => ({ status: r.status, text: await r.text() })).catch(() => ({ status: 0, text: "" }))
+        )
+        // OpenCode syncs the session to the share service just after sharing it.
+        let page = yield* open
+        for (let i = 0; i < 30 && page.status === 200 && !page.text.includes("plue demo, renamed"); i++) {
+          yield* Effect.sleep("100 millis")
+          page = yield* open
+        }
+        yield* step(`viewer    HTTP ${page.status}${page.text.includes("plue demo, renamed") ? ", shows the title" : ""}`)
       }),
       Effect.gen(function*() {
         yield* client.delete(session.id)

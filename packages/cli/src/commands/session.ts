@@ -6,7 +6,7 @@
 import * as Args from "@effect/cli/Args"
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
-import { Identifier, OpenCodeClient, type OpenCodeSchema } from "@plue/core"
+import { Identifier, OpenCodeClient, type OpenCodeSchema, ShareService } from "@plue/core"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
@@ -145,13 +145,25 @@ const abort = Command.make("abort", { ...Connection.options, id: sessionId, json
 const share = Command.make("share", { ...Connection.options, id: sessionId, json: jsonFlag }, (o) =>
   validId(o.id, (id) =>
     Effect.gen(function*() {
-      const session = yield* withClient(o, Effect.flatMap(OpenCodeClient.OpenCodeClient, (c) => c.share(id)))
-      const url = session.share?.url
+      const result = yield* withClient(o, Effect.gen(function*() {
+        const session = yield* (yield* OpenCodeClient.OpenCodeClient).share(id)
+        const grant = (yield* ShareService.ShareService).takeGrant(id)
+        return { session, grant }
+      }))
+      const url = result.session.share?.url
       if (!url) {
         return yield* Effect.fail(new Error(`the server shared ${id} without a URL: sharing is disabled on it (OPENCODE_DISABLE_SHARE?)`))
       }
-      yield* print(o.json, { url, session }, () => url)
-    }))).pipe(describe("Share a session and print its URL", ["plue session share ses_df557fc75ffe8uAWx0P0wTjSPl"]))
+      const grant = Option.getOrUndefined(result.grant)
+      const value = { url, ...(grant ? { secret: grant.secret, expiresAt: grant.expiresAt } : {}), session: result.session }
+      yield* print(o.json, value, () =>
+        grant
+          ? `${url}\nsecret  ${grant.secret}  (keep it: it revokes the share)\nexpires ${grant.expiresAt === null ? "never" : localTime(grant.expiresAt)}`
+          : url)
+    }))).pipe(describe("Share a session and print its URL (and, when the share service is plue's own, its owner secret and expiry)", [
+    "plue session share ses_df557fc75ffe8uAWx0P0wTjSPl",
+    "plue session share ses_df557fc75ffe8uAWx0P0wTjSPl --json"
+  ]))
 
 const unshare = Command.make("unshare", { ...Connection.options, id: sessionId, json: jsonFlag }, (o) =>
   validId(o.id, (id) =>
