@@ -6,6 +6,8 @@ import { createServer } from "node:http"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import * as OpenCodeClient from "../src/OpenCodeClient.js"
+import * as Plue from "../src/Plue.js"
+import { SessionManager } from "../src/SessionManager.js"
 import * as ShareService from "../src/ShareService.js"
 import * as TestServer from "../src/testing/TestServer.js"
 
@@ -21,7 +23,8 @@ const serving = (directory: string, options: ShareService.Options = {}) =>
     Layer.provide(Platform)
   )
 
-const Live = Layer.unwrapEffect(Effect.map(ShareUrl, (url) => TestServer.layer({ config: { enterprise: { url } } }))).pipe(
+const Live = Plue.layerWith().pipe(
+  Layer.provideMerge(Layer.unwrapEffect(Effect.map(ShareUrl, (url) => TestServer.layer({ config: { enterprise: { url } } })))),
   Layer.provideMerge(serving(dataDir)),
   Layer.provideMerge(Platform)
 )
@@ -71,6 +74,26 @@ layer(Live, { timeout: 120_000, excludeTestServices: true })("the share service 
       assert.strictEqual((yield* call(url!)).status, 404)
       assert.strictEqual((yield* call(`${url!.replace("/share/", "/api/share/")}/data`)).status, 404)
       assert.isFalse(yield* service.validateShare(shareId, secret))
+    }))
+
+  it.effect("SessionManager.share returns the URL, the owner secret and the expiry; the secret validates", () =>
+    Effect.gen(function*() {
+      const sessions = yield* SessionManager
+      const service = yield* ShareService.ShareService
+      const handle = yield* sessions.create({ title: "managed share" })
+      const before = Date.now()
+      const result = yield* sessions.share(handle)
+      assert.match(result.url, /\/share\/[A-Za-z0-9_-]{22}$/)
+      assert.isString(result.secret)
+      assert.isNumber(result.expiresAt)
+      assert.approximately(result.expiresAt! - before, 24 * 3600 * 1000, 60_000, "24 hours by default")
+      const shareId = result.url.split("/").pop()!
+      assert.isTrue(yield* service.validateShare(shareId, result.secret!))
+      const info = yield* sessions.info(handle)
+      assert.strictEqual(info.share?.url, result.url)
+      yield* sessions.unshare(handle)
+      assert.isFalse(yield* service.validateShare(shareId, result.secret!), "unshare revokes it at the service")
+      yield* sessions.destroy(handle)
     }))
 
   it.effect("a wrong or missing secret gets 403 and changes nothing; bad input gets 400/413", () =>

@@ -211,7 +211,7 @@ PLUE_API int plue_session_delete(plue_session_t session);
 PLUE_API int plue_session_abort(plue_session_t session);
 
 /*
- * plue_session_create_share: Shares the session. The JSON is `{"url": "...", "session": {...}}`.
+ * plue_session_create_share: Shares the session. The JSON is `{"url": "...", "secret": "...", "expiresAt": ms, "session": {...}}`; `secret` (the owner's capability to revoke the share) and `expiresAt` are there when the share service is plue's own.
  *
  * session:   a handle from plue_session_create or plue_session_open.
  * Returns:   a string the caller owns and frees with plue_free_json; NULL on failure.
