@@ -1,8 +1,9 @@
 import { NodeContext, NodeHttpClient, NodeHttpServer } from "@effect/platform-node"
 import { assert, describe, it, layer } from "@effect/vitest"
 import { Context, Effect, Exit, Layer, Option, Scope } from "effect"
-import { mkdtempSync } from "node:fs"
+import { existsSync, mkdtempSync } from "node:fs"
 import { createServer } from "node:http"
+import { chromium } from "playwright-core"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import * as OpenCodeClient from "../src/OpenCodeClient.js"
@@ -152,4 +153,41 @@ describe("the share service on its own", () => {
       assert.strictEqual((yield* call(`${base2}/share/${id}`)).status, 404)
       yield* Scope.close(second, Exit.void)
     }))
+})
+
+const CHROMIUM = "/usr/bin/chromium"
+const haveChromium = existsSync(CHROMIUM)
+
+describe("the viewer in a real browser", () => {
+  // CI installs Chromium (scripts/setup-browser.sh): there, a missing browser is a failure.
+  it.live("CI has Chromium", () => Effect.sync(() => assert.isTrue(haveChromium || process.env.CI !== "true", "run scripts/setup-browser.sh")))
+
+  it.live.runIf(haveChromium)("headless Chromium opens the share URL and shows the title; after unshare the URL is gone", () =>
+    Effect.gen(function*() {
+      const context = yield* Layer.build(Live)
+      const client = Context.get(context, OpenCodeClient.OpenCodeClient)
+      const session = yield* client.create({ title: "Seen in Chromium ✓" })
+      const url = (yield* client.share(session.id)).share!.url
+      const browser = yield* Effect.acquireRelease(
+        Effect.promise(() =>
+          chromium.launch({
+            executablePath: CHROMIUM,
+            args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+          })
+        ),
+        (b) => Effect.promise(() => b.close())
+      )
+      const page = yield* Effect.promise(() => browser.newPage())
+      let heading = ""
+      for (let i = 0; i < 30 && heading !== "Seen in Chromium ✓"; i++) {
+        yield* Effect.promise(() => page.goto(url))
+        heading = yield* Effect.promise(() => page.locator("h1").innerText())
+        if (heading !== "Seen in Chromium ✓") yield* Effect.sleep("100 millis")
+      }
+      assert.strictEqual(heading, "Seen in Chromium ✓")
+      assert.strictEqual(yield* Effect.promise(() => page.title()), "Seen in Chromium ✓")
+      yield* client.unshare(session.id)
+      const gone = yield* Effect.promise(() => page.goto(url))
+      assert.strictEqual(gone?.status(), 404)
+    }).pipe(Effect.scoped), 60_000)
 })
