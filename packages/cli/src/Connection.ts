@@ -144,7 +144,7 @@ export const connection = (
         Effect.flatMap(EmbeddedShareUrl, (shareUrl) =>
           withProgress(
             "starting a local OpenCode server",
-            OpenCodeServer.start({ cwd: process.cwd(), config: { enterprise: { url: shareUrl } } })
+            OpenCodeServer.supervise({ cwd: process.cwd(), config: { enterprise: { url: shareUrl } } })
           )).pipe(Effect.map((info) => OpenCodeConnection.make({ url: info.url, password: info.password })))
       ).pipe(Layer.provideMerge(share))
     }

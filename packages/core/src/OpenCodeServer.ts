@@ -10,12 +10,14 @@ import type * as CommandExecutor from "@effect/platform/CommandExecutor"
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
+import * as ExecutionStrategy from "effect/ExecutionStrategy"
+import * as Exit from "effect/Exit"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
-import type * as Scope from "effect/Scope"
+import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import { findExecutable, pdeathsigAvailable, resolveOpencodeBinary } from "./internal/binary.js"
 import { OutputTail } from "./internal/outputTail.js"
@@ -74,6 +76,12 @@ export interface Options {
   readonly pure?: boolean | undefined
   /** Settings for the connection handed to the client (timeouts, retries). */
   readonly connection?: Omit<OpenCodeConnection.Options, "url" | "password"> | undefined
+  /**
+   * What `layer` does when the server exits on its own: restart it on the same port with the
+   * same password (so connections and handles stay valid), after a backoff that doubles from
+   * `backoff` (default 500 ms, capped at 10 s), at most `limit` times (default 5). `false`: never.
+   */
+  readonly restart?: { readonly limit?: number | undefined; readonly backoff?: Duration.DurationInput | undefined } | false | undefined
 }
 
 /**
@@ -88,6 +96,10 @@ export interface Info {
   readonly binary: string
   /** The last lines the server printed on stdout and stderr. */
   readonly output: Effect.Effect<string>
+  /** Completes with the exit code when the server process ends. */
+  readonly exited: Effect.Effect<number>
+  /** How many times `layer` restarted the server after it exited on its own. */
+  readonly restarts: Effect.Effect<number>
 }
 
 /**
@@ -208,7 +220,9 @@ export const start = (
       password: Redacted.make(password),
       pid: proc.pid,
       binary,
-      output: Effect.sync(() => tail.text())
+      output: Effect.sync(() => tail.text()),
+      exited: proc.exitCode.pipe(Effect.map(Number), Effect.orElseSucceed(() => -1)),
+      restarts: Effect.succeed(0)
     } satisfies Info
   })
 
@@ -244,10 +258,80 @@ export const layer = (
   ServerStartError,
   CommandExecutor.CommandExecutor | HttpClient.HttpClient
 > =>
-  Layer.scopedContext(Effect.map(start(options), (info) =>
+  Layer.scopedContext(Effect.map(supervise(options), (info) =>
     Context.make(OpenCodeServer, info).pipe(
       Context.add(
         OpenCodeConnection.OpenCodeConnection,
         OpenCodeConnection.make({ ...options.connection, url: info.url, password: info.password })
       )
     )))
+
+/**
+ * Starts the server and, unless `options.restart` is `false`, restarts it on the same port and
+ * password when it exits on its own (bounded backoff, bounded count). The returned `Info` follows
+ * the current process.
+ *
+ * @since 0.1.0
+ */
+export const supervise = (
+  options: Options = {}
+): Effect.Effect<Info, ServerStartError, CommandExecutor.CommandExecutor | HttpClient.HttpClient | Scope.Scope> =>
+  Effect.gen(function*() {
+    // Every incarnation lives in `processes`, made before the supervisor fiber, so closing the
+    // layer stops the supervisor first and only then the server: no restart during shutdown.
+    const processes = yield* Scope.fork(yield* Effect.scope, ExecutionStrategy.sequential)
+    const incarnation = (port: number | undefined, password: Redacted.Redacted<string> | undefined) =>
+      Effect.gen(function*() {
+        const scope = yield* Scope.fork(processes, ExecutionStrategy.sequential)
+        const info = yield* start({ ...options, port, password }).pipe(
+          Scope.extend(scope),
+          Effect.onError(() => Scope.close(scope, Exit.void))
+        )
+        return { info, scope }
+      })
+    let current = yield* incarnation(options.port, options.password)
+    const port = Number(new URL(current.info.url).port)
+    const password = current.info.password
+    let restarts = 0
+    const policy = options.restart === false ? undefined : options.restart ?? {}
+    if (policy !== undefined) {
+      const limit = policy.limit ?? 5
+      const base = Duration.toMillis(Duration.decode(policy.backoff ?? Duration.millis(500)))
+      yield* Effect.forkScoped(Effect.gen(function*() {
+        for (;;) {
+          const code = yield* current.info.exited
+          const output = yield* current.info.output
+          yield* Scope.close(current.scope, Exit.void)
+          let started = false
+          while (!started) {
+            if (restarts >= limit) {
+              return yield* Effect.logError(
+                `the managed OpenCode server exited (code ${code}) and was restarted ${restarts} times already; giving up. Last output:\n${output}`
+              )
+            }
+            restarts++
+            yield* Effect.logWarning(`the managed OpenCode server exited (code ${code}); restarting it (${restarts}/${limit})`)
+            yield* Effect.sleep(Duration.millis(Math.min(base * 2 ** (restarts - 1), 10_000)))
+            const next = yield* Effect.either(incarnation(port, password))
+            if (next._tag === "Right") {
+              current = next.right
+              started = true
+            } else {
+              yield* Effect.logWarning(`restarting the managed OpenCode server failed: ${next.left.message}`)
+            }
+          }
+        }
+      }))
+    }
+    return {
+      url: current.info.url,
+      password,
+      get pid() {
+        return current.info.pid
+      },
+      binary: current.info.binary,
+      output: Effect.suspend(() => current.info.output),
+      exited: Effect.suspend(() => current.info.exited),
+      restarts: Effect.sync(() => restarts)
+    } satisfies Info
+  })

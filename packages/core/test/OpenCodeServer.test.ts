@@ -1,11 +1,14 @@
 import { NodeContext, NodeHttpClient } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { Context, Deferred, Effect, Exit, Fiber, Layer, Scope } from "effect"
+import { Context, Deferred, Effect, Exit, Fiber, Layer, Scope, Stream } from "effect"
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import * as OpenCodeClient from "../src/OpenCodeClient.js"
 import * as OpenCodeServer from "../src/OpenCodeServer.js"
+import * as Plue from "../src/Plue.js"
+import { SessionManager } from "../src/SessionManager.js"
+import { SessionSync } from "../src/SessionSync.js"
 import { makeSandbox } from "../src/testing/TestServer.js"
 
 const Platform = Layer.mergeAll(NodeContext.layer, NodeHttpClient.layerUndici)
@@ -111,4 +114,39 @@ describe("OpenCodeServer (managed)", () => {
       const pid = Number(readFileSync(pidFile, "utf8"))
       assert.isTrue(yield* gone(pid), "the stuck process was killed")
     }).pipe(Effect.provide(Platform)))
+})
+
+describe("OpenCodeServer.layer supervision", () => {
+  it.live("a server that dies on its own is restarted on the same URL, at most `limit` times; handles stay valid", () =>
+    Effect.gen(function*() {
+      const box = yield* makeSandbox
+      const context = yield* Layer.build(
+        Plue.layerWith({ sync: { backoff: "50 millis", maxBackoff: "300 millis" } }).pipe(
+          Layer.provideMerge(OpenCodeServer.layer({ cwd: box.project, env: box.env, restart: { limit: 1, backoff: "100 millis" } }))
+        )
+      )
+      const server = Context.get(context, OpenCodeServer.OpenCodeServer)
+      const sessions = Context.get(context, SessionManager)
+      const sync = Context.get(context, SessionSync)
+      yield* sync.awaitConnected
+      const handle = yield* sessions.create({ title: "survives a crash" })
+      const firstPid = server.pid
+
+      process.kill(firstPid, "SIGKILL")
+      for (let i = 0; i < 200 && (yield* server.restarts) === 0; i++) yield* Effect.sleep("50 millis")
+      assert.strictEqual(yield* server.restarts, 1)
+      yield* sync.changes.pipe(Stream.filter((s) => s.status === "connected" && s.reconnects >= 1), Stream.take(1), Stream.runDrain, Effect.timeout("30 seconds"))
+      assert.notStrictEqual(server.pid, firstPid)
+      assert.isTrue(alive(server.pid))
+      assert.strictEqual((yield* sessions.updateTitle(handle, "after the crash")).title, "after the crash", "the same handle works")
+
+      // The limit: a second crash is not restarted.
+      const secondPid = server.pid
+      process.kill(secondPid, "SIGKILL")
+      assert.isTrue(yield* gone(secondPid))
+      yield* Effect.sleep("1500 millis")
+      assert.strictEqual(yield* server.restarts, 1)
+      const down = yield* Effect.flip(sessions.updateTitle(handle, "no server"))
+      assert.strictEqual(down._tag, "Unreachable")
+    }).pipe(Effect.scoped, Effect.provide(Platform)), { timeout: 90_000 })
 })
