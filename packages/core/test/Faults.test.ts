@@ -1,6 +1,6 @@
 import { NodeContext, NodeHttpClient } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { Cause, Context, Duration, Effect, Either, Exit, Fiber, Layer, Option, Redacted, Scope, Stream } from "effect"
+import { Cause, Context, Duration, Effect, Either, Exit, Fiber, Layer, Option, Redacted, Schedule, Scope, Stream } from "effect"
 import { createServer, type Server, Socket } from "node:net"
 import * as OpenCodeClient from "../src/OpenCodeClient.js"
 import * as OpenCodeConnection from "../src/OpenCodeConnection.js"
@@ -183,7 +183,8 @@ describe("faults between the bridge and the server", () => {
       }
       yield* Scope.close(first.scope, Exit.void)
 
-      const again = yield* start(port)
+      // What the killed server started may hold the port for a moment after the group is killed.
+      const again = yield* start(port).pipe(Effect.retry({ times: 20, schedule: Schedule.spaced("250 millis") }))
       yield* sync.changes.pipe(
         Stream.filter((s) => s.status === "connected" && s.reconnects >= 1),
         Stream.take(1),

@@ -1,6 +1,6 @@
 import { NodeContext, NodeHttpClient } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { Clock, Context, Effect, Exit, Layer, Option, Redacted, Scope, Stream, TestClock, TestContext } from "effect"
+import { Clock, Context, Effect, Exit, Layer, Option, Redacted, Schedule, Scope, Stream, TestClock, TestContext } from "effect"
 import * as OpenCodeClient from "../src/OpenCodeClient.js"
 import * as OpenCodeConnection from "../src/OpenCodeConnection.js"
 import * as OpenCodeServer from "../src/OpenCodeServer.js"
@@ -65,7 +65,7 @@ describe("SessionSync", () => {
       const born = yield* other.create({ title: "born while away" })
       yield* elsewhere.stop
 
-      const again = yield* serverAt(port)
+      const again = yield* serverAt(port).pipe(Effect.retry({ times: 20, schedule: Schedule.spaced("250 millis") }))
       yield* sync.changes.pipe(
         Stream.filter((s) => s.status === "connected" && s.reconnects >= 1),
         Stream.take(1),
