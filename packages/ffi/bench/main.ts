@@ -4,9 +4,10 @@
  * `--json` prints one JSON object; `--quick` runs fewer rounds.
  */
 import { NodeContext, NodeHttpClient } from "@effect/platform-node"
-import { OpenCodeClient, OpenCodeConnection, OpenCodeServer, Plue, SessionEvents, SessionManager, SessionSync } from "@plue/core"
+import { OpenCodeClient, OpenCodeConnection, OpenCodeServer, Plue, SessionCache, SessionEvents, SessionManager, SessionSync } from "@plue/core"
 import { bridgeBench } from "@plue/core/bench/bridge"
 import { clientBench, overheadBench } from "@plue/core/bench/client"
+import { loadBench } from "@plue/core/bench/load"
 import { table } from "@plue/core/bench/measure"
 import { makeSandbox } from "@plue/core/testing/TestServer"
 import { Context, Effect, Layer } from "effect"
@@ -54,6 +55,15 @@ const program = Effect.gen(function*() {
     { ...sizes, perRound: sizes.perRound * 4, changes: quick ? 50 : 300 }
   )
 
+  const load = yield* loadBench(
+    server,
+    client,
+    Context.get(context, SessionCache.SessionCache),
+    Context.get(context, SessionSync.SessionSync),
+    Context.get(context, SessionManager.SessionManager),
+    quick ? { sessions: 1000, rounds: 2, handleCycles: 10_000 } : { sessions: 10_000, rounds: 3, handleCycles: 100_000 }
+  )
+
   // The C API: plue_session_get_info from C threads, beside a bare koffi round trip.
   const library = compile()
   const report = join(mkdtempSync(join(tmpdir(), "plue-bench-")), "c.json")
@@ -77,7 +87,7 @@ const program = Effect.gen(function*() {
     memory: `${(totalmem() / 2 ** 30).toFixed(1)} GiB`
   }
   if (args.has("--json")) {
-    console.log(JSON.stringify({ machine, client: clientFigures, clientOverhead: overhead, bridge, c }, null, 2))
+    console.log(JSON.stringify({ machine, client: clientFigures, clientOverhead: overhead, bridge, c, load }, null, 2))
     return
   }
   const f = bridge.freshness
@@ -101,6 +111,11 @@ const program = Effect.gen(function*() {
   const ratio = c.getInfo.p50 / c.koffi.p50
   console.log(`  p50 ratio               ${ratio.toFixed(3)}x the bare round trip${ratio < 1 ? ` (${(1 / ratio).toFixed(0)}x faster: warm reads are answered in C)` : ""}`)
   console.log(`  8-thread ratio          ${(c.getInfo.threads8PerSecond / c.koffi.threads8PerSecond).toFixed(1)}x the bare round trip's calls/s`)
+  console.log(`\nLoad: ${load.sessions} sessions on the server (created in ${load.createSeconds} s); baseline: one raw fetch of the whole list`)
+  console.log(table([load.reconcile]))
+  console.log(`  cache equals server after reconcile: ${load.cacheEqualsServer}`)
+  console.log(`  memory per cached session: ~${load.bytesPerCachedSession} bytes of heap`)
+  console.log(`  ${load.handleCycles} handle open/destroy cycles: RSS ${load.rssBeforeMiB} -> ${load.rssAfterMiB} MiB, heap ${load.heapBeforeMiB} -> ${load.heapAfterMiB} MiB`)
 })
 
 program.pipe(

@@ -1,0 +1,103 @@
+/**
+ * Load: many sessions on the server. A full reconcile (list every session and apply it to the
+ * cache) against one raw listing of them, memory per cached session, and RSS drift over many
+ * handle open/destroy cycles.
+ */
+import { Effect, Redacted } from "effect"
+import type * as OpenCodeClient from "../src/OpenCodeClient.js"
+import type * as OpenCodeServer from "../src/OpenCodeServer.js"
+import type * as SessionCache from "../src/SessionCache.js"
+import type * as SessionManager from "../src/SessionManager.js"
+import type * as SessionSync from "../src/SessionSync.js"
+import { type Figure, measure } from "./measure.js"
+
+export interface LoadFigures {
+  readonly sessions: number
+  readonly createSeconds: number
+  readonly reconcile: Figure
+  readonly cacheEqualsServer: boolean
+  readonly bytesPerCachedSession: number
+  readonly handleCycles: number
+  readonly rssBeforeMiB: number
+  readonly rssAfterMiB: number
+  readonly heapBeforeMiB: number
+  readonly heapAfterMiB: number
+}
+
+const mib = (bytes: number) => Math.round((bytes / 2 ** 20) * 10) / 10
+
+export const loadBench = (
+  server: OpenCodeServer.Info,
+  client: OpenCodeClient.Service,
+  cache: SessionCache.Service,
+  sync: SessionSync.Service,
+  sessions: SessionManager.Service,
+  options: { readonly sessions: number; readonly rounds: number; readonly handleCycles: number }
+): Effect.Effect<LoadFigures, unknown> =>
+  Effect.gen(function*() {
+    const existing = (yield* client.list()).length
+    const started = performance.now()
+    yield* Effect.forEach(
+      Array.from({ length: Math.max(0, options.sessions - existing) }, (_, i) => i),
+      (i) => client.create({ title: `load ${i}` }),
+      { concurrency: 24, discard: true }
+    )
+    const createSeconds = (performance.now() - started) / 1000
+    yield* sync.awaitConnected
+    yield* sync.reconcile
+
+    const auth = `Basic ${Buffer.from(`opencode:${Redacted.value(server.password)}`).toString("base64")}`
+    const reconcile = yield* Effect.promise(() =>
+      measure({
+        name: `list ${options.sessions} sessions`,
+        impls: {
+          "raw fetch of the list": () => fetch(`${server.url}/session?limit=100000`, { headers: { authorization: auth } }).then((r) => r.json()),
+          "full reconcile (list + apply)": () => Effect.runPromise(sync.reconcile)
+        }
+      }, options.rounds, 3)
+    )
+
+    const truth = yield* client.list()
+    const mirror = yield* cache.list
+    const key = (s: { id: string; title: string }) => `${s.id}:${s.title}`
+    const cacheEqualsServer = truth.length === mirror.length &&
+      JSON.stringify(truth.map(key).sort()) === JSON.stringify(mirror.map(key).sort())
+
+    // Memory per cached session: the heap with the cache filled, against a cache emptied of the
+    // same entries is not available from outside; measure the heap a fresh copy of the entries
+    // takes instead, which is what the cache holds (one decoded Session per id).
+    const gc = (globalThis as { gc?: () => void }).gc
+    gc?.()
+    const before = process.memoryUsage().heapUsed
+    const copies = truth.map((s) => structuredClone(s))
+    gc?.()
+    const after = process.memoryUsage().heapUsed
+    const bytesPerCachedSession = Math.round((after - before) / Math.max(1, copies.length))
+
+    // Handle open/destroy cycles on one session, after a warm-up (JIT, pools), heap and RSS
+    // measured after a full GC on both sides.
+    const target = truth[0]!.id
+    const cycle = Effect.flatMap(sessions.open(target), sessions.destroy)
+    for (let i = 0; i < 2000; i++) yield* cycle
+    gc?.()
+    const memoryBefore = process.memoryUsage()
+    for (let i = 0; i < options.handleCycles; i++) yield* cycle
+    gc?.()
+    const memoryAfter = process.memoryUsage()
+    const rssBefore = memoryBefore.rss
+    const rssAfter = memoryAfter.rss
+    void copies.length
+
+    return {
+      sessions: truth.length,
+      createSeconds: Math.round(createSeconds * 10) / 10,
+      reconcile,
+      cacheEqualsServer,
+      bytesPerCachedSession,
+      handleCycles: options.handleCycles,
+      rssBeforeMiB: mib(rssBefore),
+      rssAfterMiB: mib(rssAfter),
+      heapBeforeMiB: mib(memoryBefore.heapUsed),
+      heapAfterMiB: mib(memoryAfter.heapUsed)
+    }
+  })
