@@ -16,6 +16,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
+import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
@@ -312,7 +313,11 @@ export const supervise = (
             restarts++
             yield* Effect.logWarning(`the managed OpenCode server exited (code ${code}); restarting it (${restarts}/${limit})`)
             yield* Effect.sleep(Duration.millis(Math.min(base * 2 ** (restarts - 1), 10_000)))
-            const next = yield* Effect.either(incarnation(port, password))
+            // What the dead server started may hold the port for a moment: one restart attempt
+            // retries binding it for a few seconds before it counts as failed.
+            const next = yield* Effect.either(
+              incarnation(port, password).pipe(Effect.retry({ times: 12, schedule: Schedule.spaced(Duration.millis(300)) }))
+            )
             if (next._tag === "Right") {
               current = next.right
               started = true

@@ -42,6 +42,14 @@ export interface Service {
   readonly isDeleted: (sessionId: string) => boolean
   /** Takes in a server view of a session, publishing what changed. */
   readonly observe: (session: Session, origin: Origin) => Effect.Effect<void>
+  /**
+   * Takes in the result of one of our own writes (read-your-writes): it is applied, and the
+   * stream's events for the session that differ from it are taken as older and skipped until
+   * the write's echo arrives (at most 3 s).
+   */
+  readonly observeWrite: (session: Session) => Effect.Effect<void>
+  /** The known descendants of a session, deepest first. No HTTP. */
+  readonly descendants: (sessionId: SessionId) => ReadonlyArray<SessionId>
   /** Takes in a deletion (and of the known descendants first); returns how many went. */
   readonly remove: (sessionId: SessionId, origin: Origin, session?: Session) => Effect.Effect<number>
   /** Takes in the complete list: what appeared, changed or vanished is published as such. */
@@ -151,9 +159,26 @@ export const make = (
       for (const [id, at] of tombstones) if (now - at > tombstoneTtl) tombstones.delete(id)
     }
 
+    /**
+     * Read-your-writes: after one of our own writes is applied, the server's stream may still
+     * carry events it sent before that write (a title or share change keeps `time.updated`, so
+     * they cannot be told apart by time). The stream is ordered, so until the echo of our write
+     * arrives, a differing event for that session is older: skip it. The wait is bounded.
+     */
+    const awaitingEcho = new Map<SessionId, { readonly session: Session; readonly until: number }>()
+    const ECHO_WAIT = 3000
+    const sameWrite = (a: Session, b: Session) => a.title === b.title && a.share?.url === b.share?.url
+
     /** The change itself, synchronous so that the event is published in the same step. */
     const apply = (session: Session, origin: Origin, now: number): void => {
       if (tombstones.has(session.id)) return
+      if (origin !== "local") {
+        const pending = awaitingEcho.get(session.id)
+        if (pending !== undefined) {
+          if (sameWrite(pending.session, session) || now >= pending.until) awaitingEcho.delete(session.id)
+          else return
+        }
+      }
       const entry = entries.get(session.id)
       if (entry === undefined) {
         entries.set(session.id, { session, confirmedAt: now })
@@ -191,6 +216,7 @@ export const make = (
       pruneTombstones(now)
       tombstones.set(sessionId, now)
       statuses.delete(sessionId)
+      awaitingEcho.delete(sessionId)
       const entry = entries.get(sessionId)
       entries.delete(sessionId)
       notify({ _tag: "Remove", sessionId })
@@ -263,7 +289,19 @@ export const make = (
         )
       }),
       isDeleted,
+      descendants: (sessionId) => descendants(sessionId),
       observe: (session, origin) => Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.sync(() => apply(session, origin, now))),
+      observeWrite: (session) =>
+        Effect.flatMap(Clock.currentTimeMillis, (now) =>
+          Effect.sync(() => {
+            if (tombstones.has(session.id)) return
+            // When the echo came first, the entry already shows this write: nothing to wait for.
+            const entry = entries.get(session.id)
+            if (entry === undefined || !sameWrite(entry.session, session)) {
+              awaitingEcho.set(session.id, { session, until: now + ECHO_WAIT })
+            }
+            apply(session, "local", now)
+          })),
       remove: (sessionId, origin, session) =>
         Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.sync(() => removeNow(sessionId, origin, now, session))),
       reconcile: (sessions) => Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.sync(() => reconcileNow(sessions, now))),

@@ -183,7 +183,20 @@ export const make: Effect.Effect<
       return yield* Effect.failCause(exit.cause)
     })
 
-  const observed = (session: Session) => Effect.as(cache.observe(session, "local"), session)
+  /** Every descendant of a session, asked of the server. */
+  const allChildren = (sessionId: string): Effect.Effect<ReadonlyArray<string>, OpenCodeError> =>
+    Effect.flatMap(client.children(sessionId), (children) =>
+      Effect.map(
+        Effect.forEach(children, (child) => Effect.map(allChildren(child.id), (below) => [...below, child.id]), { concurrency: 8 }),
+        (nested) => nested.flat()
+      ))
+
+  /** One of our writes: its result goes to the cache, read-your-writes. */
+  const write = (request: Effect.Effect<Session, OpenCodeError>, adjust: (s: Session) => Session = (s) => s) =>
+    Effect.flatMap(request, (result) => {
+      const session = adjust(result)
+      return Effect.as(cache.observeWrite(session), session)
+    })
 
   const service: Service = {
     create: (options = {}) =>
@@ -207,12 +220,21 @@ export const make: Effect.Effect<
       }),
     list: cache.list,
     updateTitle: (handle, title) =>
-      within(handle, "updateTitle", (sessionId) => Effect.flatMap(client.update(sessionId, { title }), observed)),
+      within(handle, "updateTitle", (sessionId) => write(client.update(sessionId, { title }))),
     initialize: (handle, model) =>
       within(handle, "initialize", (sessionId) => Effect.asVoid(client.init(sessionId, model))),
     delete: (handle) =>
       within(handle, "delete", (sessionId) =>
-        client.delete(sessionId).pipe(Effect.zipRight(cache.remove(sessionId, "local")))),
+        Effect.gen(function*() {
+          // Count what will go before asking: the server's deletion events may reach the cache
+          // before its answer does. The cache knows every session while coherent; else ask.
+          const subtree = (yield* cache.coherent)
+            ? cache.descendants(sessionId).length
+            : (yield* allChildren(sessionId)).length
+          yield* client.delete(sessionId)
+          yield* cache.remove(sessionId, "local")
+          return subtree + 1
+        })),
     abort: (handle) =>
       Effect.gen(function*() {
         const state = yield* lookup(handle)
@@ -224,8 +246,7 @@ export const make: Effect.Effect<
       }),
     share: (handle) =>
       within(handle, "share", (sessionId) =>
-        client.share(sessionId).pipe(
-          Effect.flatMap(observed),
+        write(client.share(sessionId)).pipe(
           Effect.flatMap((session) =>
             session.share?.url
               ? Effect.map(Effect.serviceOption(ShareService), (service): ShareResult => {
@@ -238,7 +259,11 @@ export const make: Effect.Effect<
               : Effect.fail(new ShareUnavailable({ sessionId, detail: "the server answered without a share URL (sharing disabled?)" }))
           )
         )),
-    unshare: (handle) => within(handle, "unshare", (sessionId) => Effect.flatMap(client.unshare(sessionId), observed)),
+    // OpenCode's answer to an unshare can still carry the old `share`: once the call succeeded,
+    // the session is not shared, whatever that answer says.
+    unshare: (handle) =>
+      within(handle, "unshare", (sessionId) =>
+        write(client.unshare(sessionId), ({ share: _share, ...session }) => session as Session)),
     destroy: (handle) =>
       Effect.gen(function*() {
         const state = yield* lookup(handle)

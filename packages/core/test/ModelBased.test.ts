@@ -173,7 +173,13 @@ layer(Live, { timeout: 180_000, excludeTestServices: true })("random use against
         fc.assert(
           fc.asyncProperty(fc.array(command, { minLength: 5, maxLength: 30 }), (commands) =>
             Runtime.runPromise(runtime)(run(commands))),
-          { numRuns: runs, endOnFailure: true }
+          {
+            numRuns: runs,
+            endOnFailure: true,
+            // Replay a failure: PLUE_PROPERTY_SEED and PLUE_PROPERTY_PATH from its report.
+            ...(process.env.PLUE_PROPERTY_SEED ? { seed: Number(process.env.PLUE_PROPERTY_SEED) } : {}),
+            ...(process.env.PLUE_PROPERTY_PATH ? { path: process.env.PLUE_PROPERTY_PATH } : {})
+          }
         )
       )
       assert.deepStrictEqual(yield* (yield* SessionManager).handles, [])
