@@ -170,6 +170,8 @@ export const make = (
         delay = Math.min(delay * 2, ceiling)
       }
     })
+    // When the sync fiber stops (the layer closes), the cache no longer follows the server.
+    yield* Effect.addFinalizer(() => cache.setCoherent(false))
     yield* Effect.forkScoped(followForever)
 
     return {

@@ -201,3 +201,44 @@ describe("faults between the bridge and the server", () => {
       yield* Scope.close(again.scope, Exit.void)
     }).pipe(Effect.scoped, Effect.provide(Platform)), { timeout: 120_000 })
 })
+
+describe("shutting down with operations in flight", () => {
+  it.live("closing the bridge mid-flight ends every operation, stops the server, closes its port", () =>
+    Effect.gen(function*() {
+      const box = yield* makeSandbox
+      const scope = yield* Scope.make()
+      const context = yield* Layer.buildWithScope(Plue.layer({ server: { cwd: box.project, env: box.env } }), scope)
+      const sessions = Context.get(context, SessionManager)
+      const server = Context.get(context, OpenCodeServer.OpenCodeServer)
+      yield* Context.get(context, SessionSync).awaitConnected
+      const handles = yield* Effect.forEach([0, 1, 2], (i) => sessions.create({ title: `busy ${i}` }))
+      // Thirty workers, each looping on operations until the bridge goes away under them.
+      const workers = yield* Effect.forEach(Array.from({ length: 30 }, (_, i) => i), (i) =>
+        Effect.fork(Effect.exit(Effect.forever(
+          (i % 3 === 0
+            ? sessions.updateTitle(handles[i % 3]!, `w${i}`)
+            : i % 3 === 1
+            ? sessions.list
+            : sessions.info(handles[i % 3]!) as Effect.Effect<unknown, unknown>).pipe(Effect.zipLeft(Effect.sleep("1 millis")))
+        ))))
+      yield* Effect.sleep("500 millis")
+      const [took] = yield* Effect.timed(Scope.close(scope, Exit.void))
+      assert.isBelow(Duration.toMillis(took), 10_000, "shutdown does not wait on the operations")
+      const exits = yield* Effect.forEach(workers, Fiber.join).pipe(Effect.timeout("10 seconds"))
+      assert.strictEqual(exits.length, 30, "every worker ended")
+      for (const exit of exits) assert.isTrue(Exit.isFailure(exit), "a worker ends by failure or interruption, never by hanging")
+      // The server and everything it started are gone, and its port no longer answers.
+      let alive = true
+      for (let i = 0; i < 100 && alive; i++) {
+        try {
+          process.kill(server.pid, 0)
+          yield* Effect.sleep("50 millis")
+        } catch {
+          alive = false
+        }
+      }
+      assert.isFalse(alive, "the server process is gone")
+      const probe = yield* Effect.either(Effect.tryPromise(() => fetch(`${server.url}/global/health`, { signal: AbortSignal.timeout(2000) })))
+      assert.isTrue(Either.isLeft(probe), "nothing listens on the server's port any more")
+    }).pipe(Effect.scoped, Effect.provide(Platform)), { timeout: 90_000 })
+})
