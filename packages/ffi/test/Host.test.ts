@@ -3,7 +3,7 @@ import { OpenCodeServer, Plue, SessionSync } from "@plue/core"
 import * as StubLlm from "@plue/core/testing/StubLlm"
 import * as TestServer from "@plue/core/testing/TestServer"
 import { assert, layer } from "@effect/vitest"
-import { Effect, Layer, Redacted } from "effect"
+import { Effect, Exit, Layer, Redacted, Scope } from "effect"
 import koffi from "koffi"
 import { spawn } from "node:child_process"
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs"
@@ -99,6 +99,27 @@ layer(Live, { timeout: 180_000, excludeTestServices: true })("the C API against 
       }))
       const { status, report } = yield* runSuite("coherence", [idFile])
       assert.strictEqual(status, 0, report)
+    }))
+
+  it.effect("unbinding while host threads are blocked in calls: every call returns PLUE_ERR_NOT_BOUND, nothing leaks", () =>
+    Effect.gen(function*() {
+      yield* (yield* SessionSync.SessionSync).awaitConnected
+      const dir = mkdtempSync(join(tmpdir(), "plue-shutdown-"))
+      const done = join(dir, "done")
+      const scope = yield* Scope.make()
+      // The host runs in a scope of its own: closing it unbinds the bridge under the C threads.
+      yield* Effect.forkDaemon(Host.run(suite, ["shutdown", join(dir, "report.txt"), "stub", "slow-model", done]).pipe(Scope.extend(scope)))
+      yield* Effect.sleep("1500 millis")
+      yield* Scope.close(scope, Exit.void)
+      for (let i = 0; i < 200 && !(existsSync(done) && readFileSync(join(dir, "report.txt"), "utf8").includes("done:")); i++) {
+        yield* Effect.sleep("50 millis")
+      }
+      assert.isTrue(existsSync(done), "the host's threads all returned after the unbind")
+      const [calls, strings] = readFileSync(done, "utf8").match(/\d+/g)!.map(Number)
+      assert.isAbove(calls!, 10, "the threads were busy when the bridge went away")
+      assert.strictEqual(strings, 0, "every string plue handed over was freed")
+      const report = readFileSync(join(dir, "report.txt"), "utf8")
+      assert.include(report, "done: 0 failure(s)", report)
     }))
 
   it.effect("a blocking call on the JavaScript main thread fails with PLUE_ERR_WRONG_THREAD instead of hanging", () =>

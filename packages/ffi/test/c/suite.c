@@ -298,6 +298,36 @@ static void coherence(const char *id_file) {
     CHECK(plue_session_get_info(s) == NULL && plue_get_last_error_code() == PLUE_ERR_INVALID_HANDLE, "destroyed");
 }
 
+/* ---- shutdown: threads keep calling until the bridge goes away under them ---- */
+static volatile long hammered = 0;
+static void *hammer(void *arg) {
+    plue_session_t s = (plue_session_t)arg;
+    for (;;) {
+        char *json = plue_session_get_info(s);
+        int code = plue_get_last_error_code();
+        plue_free_json(json);
+        if (plue_session_update_title(s, "hammer") == PLUE_ERR_NOT_BOUND || code == PLUE_ERR_NOT_BOUND) return NULL;
+        __sync_fetch_and_add(&hammered, 1);
+    }
+}
+
+static void shutdown_mode(const char *done_file) {
+    pthread_t t[4];
+    int i;
+    FILE *f;
+    plue_session_t s = plue_session_create(NULL);
+    CHECK(s != NULL, "create");
+    for (i = 0; i < 4; i++) pthread_create(&t[i], NULL, hammer, s);
+    for (i = 0; i < 4; i++) pthread_join(t[i], NULL);
+    /* Every call after the bridge went away fails at once, without touching JavaScript. */
+    CHECK(plue_session_get_info(s) == NULL && plue_get_last_error_code() == PLUE_ERR_NOT_BOUND, "after unbind");
+    f = fopen(done_file, "w");
+    if (f != NULL) {
+        fprintf(f, "%ld calls, %ld strings live\n", (long)hammered, (long)plue__live_strings());
+        fclose(f);
+    }
+}
+
 int plue_host_main(int argc, char **argv) {
     const char *mode = argc > 1 ? argv[1] : "misuse";
     report = argc > 2 ? fopen(argv[2], "w") : stderr;
@@ -310,6 +340,7 @@ int plue_host_main(int argc, char **argv) {
     else if (strcmp(mode, "events") == 0) events();
     else if (strcmp(mode, "abort") == 0) abort_while_initializing();
     else if (strcmp(mode, "coherence") == 0) coherence(go_file);
+    else if (strcmp(mode, "shutdown") == 0) shutdown_mode(go_file);
     else { fprintf(report, "unknown mode %s\n", mode); failures++; }
     fprintf(report, "done: %d failure(s)\n", failures);
     if (report != stderr) fclose(report);
