@@ -573,42 +573,38 @@ PLUE_API char *plue_session_list(void) {
 PLUE_API int plue_session_update_title(plue_session_t session, const char *title) {
     plue__record rec;
     int code;
-    if (session == NULL) { code = plue__fail(PLUE_ERR_INVALID_HANDLE, "plue_session_update_title: the session handle is NULL"); return code; }
-    if (title == NULL) { code = plue__fail(PLUE_ERR_INVALID_ARGUMENT, "plue_session_update_title: title is NULL"); return code; }
-    if (title != NULL && !plue__utf8_valid(title)) { code = plue__fail(PLUE_ERR_INVALID_ARGUMENT, "plue_session_update_title: title is not valid UTF-8"); return code; }
+    if (session == NULL) return plue__fail(PLUE_ERR_INVALID_HANDLE, "plue_session_update_title: the session handle is NULL");
+    if (title == NULL) return plue__fail(PLUE_ERR_INVALID_ARGUMENT, "plue_session_update_title: title is NULL");
+    if (title != NULL && !plue__utf8_valid(title)) return plue__fail(PLUE_ERR_INVALID_ARGUMENT, "plue_session_update_title: title is not valid UTF-8");
     code = plue__invoke(5, plue__handle_value(session), title, NULL, &rec);
-    (void)rec;
     return code;
 }
 
 PLUE_API int plue_session_initialize(plue_session_t session, const char *provider_id, const char *model_id) {
     plue__record rec;
     int code;
-    if (session == NULL) { code = plue__fail(PLUE_ERR_INVALID_HANDLE, "plue_session_initialize: the session handle is NULL"); return code; }
-    if (provider_id == NULL) { code = plue__fail(PLUE_ERR_INVALID_ARGUMENT, "plue_session_initialize: provider_id is NULL"); return code; }
-    if (provider_id != NULL && !plue__utf8_valid(provider_id)) { code = plue__fail(PLUE_ERR_INVALID_ARGUMENT, "plue_session_initialize: provider_id is not valid UTF-8"); return code; }
-    if (model_id == NULL) { code = plue__fail(PLUE_ERR_INVALID_ARGUMENT, "plue_session_initialize: model_id is NULL"); return code; }
-    if (model_id != NULL && !plue__utf8_valid(model_id)) { code = plue__fail(PLUE_ERR_INVALID_ARGUMENT, "plue_session_initialize: model_id is not valid UTF-8"); return code; }
+    if (session == NULL) return plue__fail(PLUE_ERR_INVALID_HANDLE, "plue_session_initialize: the session handle is NULL");
+    if (provider_id == NULL) return plue__fail(PLUE_ERR_INVALID_ARGUMENT, "plue_session_initialize: provider_id is NULL");
+    if (provider_id != NULL && !plue__utf8_valid(provider_id)) return plue__fail(PLUE_ERR_INVALID_ARGUMENT, "plue_session_initialize: provider_id is not valid UTF-8");
+    if (model_id == NULL) return plue__fail(PLUE_ERR_INVALID_ARGUMENT, "plue_session_initialize: model_id is NULL");
+    if (model_id != NULL && !plue__utf8_valid(model_id)) return plue__fail(PLUE_ERR_INVALID_ARGUMENT, "plue_session_initialize: model_id is not valid UTF-8");
     code = plue__invoke(6, plue__handle_value(session), provider_id, model_id, &rec);
-    (void)rec;
     return code;
 }
 
 PLUE_API int plue_session_delete(plue_session_t session) {
     plue__record rec;
     int code;
-    if (session == NULL) { code = plue__fail(PLUE_ERR_INVALID_HANDLE, "plue_session_delete: the session handle is NULL"); return code; }
+    if (session == NULL) return plue__fail(PLUE_ERR_INVALID_HANDLE, "plue_session_delete: the session handle is NULL");
     code = plue__invoke(7, plue__handle_value(session), NULL, NULL, &rec);
-    (void)rec;
     return code;
 }
 
 PLUE_API int plue_session_abort(plue_session_t session) {
     plue__record rec;
     int code;
-    if (session == NULL) { code = plue__fail(PLUE_ERR_INVALID_HANDLE, "plue_session_abort: the session handle is NULL"); return code; }
+    if (session == NULL) return plue__fail(PLUE_ERR_INVALID_HANDLE, "plue_session_abort: the session handle is NULL");
     code = plue__invoke(8, plue__handle_value(session), NULL, NULL, &rec);
-    (void)rec;
     return code;
 }
 
@@ -625,9 +621,8 @@ PLUE_API char *plue_session_create_share(plue_session_t session) {
 PLUE_API int plue_session_unshare(plue_session_t session) {
     plue__record rec;
     int code;
-    if (session == NULL) { code = plue__fail(PLUE_ERR_INVALID_HANDLE, "plue_session_unshare: the session handle is NULL"); return code; }
+    if (session == NULL) return plue__fail(PLUE_ERR_INVALID_HANDLE, "plue_session_unshare: the session handle is NULL");
     code = plue__invoke(10, plue__handle_value(session), NULL, NULL, &rec);
-    (void)rec;
     return code;
 }
 

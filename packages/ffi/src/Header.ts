@@ -32,20 +32,18 @@ const declaration = (f: BridgedFunction): string => {
 
 /** The C body of one bridged function. */
 const definition = (f: BridgedFunction): string => {
-  const failed = f.result === "handle" || f.result === "json" ? "NULL" : "code"
-  const out: Array<string> = []
+  const pointer = f.result === "handle" || f.result === "json"
+  // A refused argument: record the error, return what this kind of function returns on failure.
+  const reject = (code: string, message: string) =>
+    pointer
+      ? `{ plue__fail(${code}, "${f.name}: ${message}"); return NULL; }`
+      : `return plue__fail(${code}, "${f.name}: ${message}");`
   const space = cType(f).endsWith("*") ? "" : " "
-  out.push(`PLUE_API ${cType(f)}${space}${f.name}(${params(f)}) {`)
-  out.push("    plue__record rec;")
-  out.push("    int code;")
-  if (f.handle) {
-    out.push(`    if (session == NULL) { code = plue__fail(PLUE_ERR_INVALID_HANDLE, "${f.name}: the session handle is NULL"); return ${failed}; }`)
-  }
+  const out: Array<string> = [`PLUE_API ${cType(f)}${space}${f.name}(${params(f)}) {`, "    plue__record rec;", "    int code;"]
+  if (f.handle) out.push(`    if (session == NULL) ${reject("PLUE_ERR_INVALID_HANDLE", "the session handle is NULL")}`)
   for (const s of f.strings) {
-    if (!s.nullable) {
-      out.push(`    if (${s.name} == NULL) { code = plue__fail(PLUE_ERR_INVALID_ARGUMENT, "${f.name}: ${s.name} is NULL"); return ${failed}; }`)
-    }
-    out.push(`    if (${s.name} != NULL && !plue__utf8_valid(${s.name})) { code = plue__fail(PLUE_ERR_INVALID_ARGUMENT, "${f.name}: ${s.name} is not valid UTF-8"); return ${failed}; }`)
+    if (!s.nullable) out.push(`    if (${s.name} == NULL) ${reject("PLUE_ERR_INVALID_ARGUMENT", `${s.name} is NULL`)}`)
+    out.push(`    if (${s.name} != NULL && !plue__utf8_valid(${s.name})) ${reject("PLUE_ERR_INVALID_ARGUMENT", `${s.name} is not valid UTF-8`)}`)
   }
   if (f.mirrored) {
     out.push("    {")
@@ -65,12 +63,10 @@ const definition = (f: BridgedFunction): string => {
     out.push(`    if (rec.json == NULL) { plue__fail(PLUE_ERR_INTERNAL, "${f.name}: the bridge returned no JSON"); return NULL; }`)
     out.push("    return rec.json;")
   } else {
-    out.push("    (void)rec;")
     out.push("    return code;")
   }
   out.push("}")
-  // Every path above assigns `code`; silence "set but not used" for the NULL-returning kinds.
-  return out.join("\n").replace(/code = plue__fail\((.*?)\); return NULL;/g, "plue__fail($1); return NULL;")
+  return out.join("\n")
 }
 
 const top = `/*
