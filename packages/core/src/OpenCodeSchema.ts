@@ -273,16 +273,6 @@ export interface UnknownEvent {
 export type OpenCodeEvent = KnownEvent | UnknownEvent
 
 /**
- * The session events, those that carry a full `Session`.
- *
- * @since 0.1.0
- */
-export type SessionInfoEvent =
-  | typeof SessionCreatedEvent.Type
-  | typeof SessionUpdatedEvent.Type
-  | typeof SessionDeletedEvent.Type
-
-/**
  * Decoding options for wire data: extra fields from a newer server are kept, not refused.
  *
  * @since 0.1.0
