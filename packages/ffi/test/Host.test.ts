@@ -13,7 +13,7 @@ import { join } from "node:path"
 import { Code } from "../src/Api.js"
 import * as Bridge from "../src/Bridge.js"
 import * as Host from "../src/Host.js"
-import { cliBin, compileLibrary, cSource } from "./support.js"
+import { cliBin, compileLibrary, cSource, freeCallbackSlots } from "./support.js"
 
 const Stub = StubLlm.layer({ pace: "100 millis", chunks: 40 }).pipe(
   Layer.provide(NodeHttpServer.layer(createServer, { port: 0, host: "127.0.0.1" }))
@@ -107,10 +107,13 @@ layer(Live, { timeout: 180_000, excludeTestServices: true })("the C API against 
       const dir = mkdtempSync(join(tmpdir(), "plue-shutdown-"))
       const done = join(dir, "done")
       const scope = yield* Scope.make()
+      const slots = freeCallbackSlots()
       // The host runs in a scope of its own: closing it unbinds the bridge under the C threads.
       yield* Effect.forkDaemon(Host.run(suite, ["shutdown", join(dir, "report.txt"), "stub", "slow-model", done]).pipe(Scope.extend(scope)))
       yield* Effect.sleep("1500 millis")
+      assert.strictEqual(freeCallbackSlots(), slots - 1, "the bound bridge holds one koffi callback")
       yield* Scope.close(scope, Exit.void)
+      assert.strictEqual(freeCallbackSlots(), slots, "its callback was released with the bridge")
       for (let i = 0; i < 200 && !(existsSync(done) && readFileSync(join(dir, "report.txt"), "utf8").includes("done:")); i++) {
         yield* Effect.sleep("50 millis")
       }

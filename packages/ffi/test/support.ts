@@ -1,3 +1,5 @@
+import koffi from "koffi"
+import type * as Koffi from "koffi"
 import { execFileSync } from "node:child_process"
 import { mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -27,4 +29,23 @@ export const compileLibrary = (source: string, options: { compiler?: string; std
     ...(options.extra ?? [])
   ], { stdio: "pipe" })
   return out
+}
+
+let probe: Koffi.TypeObject | undefined
+
+/**
+ * How many more JS callbacks koffi could register now. koffi has a fixed number of callback
+ * slots, so a callback that was registered and never released shows up as one slot fewer.
+ */
+export const freeCallbackSlots = (): number => {
+  probe ??= koffi.pointer(koffi.proto("int plue_test_probe_fn(void)"))
+  const taken: Array<bigint> = []
+  try {
+    for (;;) taken.push(koffi.register(() => 0, probe))
+  } catch {
+    // every slot is taken
+  } finally {
+    for (const pointer of taken) koffi.unregister(pointer)
+  }
+  return taken.length
 }

@@ -26,8 +26,8 @@ export interface Options {
   readonly pace?: Duration.DurationInput | undefined
   /** Number of content chunks in each answer. Default 2. */
   readonly chunks?: number | undefined
-  /** The text of each chunk. */
-  readonly text?: string | undefined
+  /** The text of each chunk, or of chunk `index` (from 0) when a function. Default `"stub "`. */
+  readonly text?: string | ((index: number) => string) | undefined
 }
 
 /**
@@ -86,7 +86,8 @@ export const layer = (options: Options = {}): Layer.Layer<StubLlm, never, HttpSe
     Effect.gen(function*() {
       const pace = Duration.decode(options.pace ?? Duration.millis(20))
       const chunks = options.chunks ?? 2
-      const text = options.text ?? "stub "
+      const textOption = options.text ?? "stub "
+      const text = typeof textOption === "string" ? () => textOption : textOption
       const counts = { requests: 0, streaming: 0, completed: 0, cut: 0 }
       let next = 0
 
@@ -103,7 +104,7 @@ export const layer = (options: Options = {}): Layer.Layer<StubLlm, never, HttpSe
             object: "chat.completion",
             created: Math.floor(Date.now() / 1000),
             model: "slow-model",
-            choices: [{ index: 0, message: { role: "assistant", content: text.repeat(chunks) }, finish_reason: "stop" }],
+            choices: [{ index: 0, message: { role: "assistant", content: Array.from({ length: chunks }, (_, i) => text(i)).join("") }, finish_reason: "stop" }],
             usage: { prompt_tokens: 1, completion_tokens: chunks, total_tokens: chunks + 1 }
           })
         }
@@ -113,7 +114,8 @@ export const layer = (options: Options = {}): Layer.Layer<StubLlm, never, HttpSe
           Stream.make(sse(chunk(id, { role: "assistant", content: "" }, null))),
           Stream.fromSchedule(Schedule.spaced(pace)).pipe(
             Stream.take(chunks),
-            Stream.map(() => sse(chunk(id, { content: text }, null)))
+            Stream.zipWithIndex,
+            Stream.map(([, index]) => sse(chunk(id, { content: text(index) }, null)))
           )
         ).pipe(
           Stream.concat(Stream.suspend(() => {
