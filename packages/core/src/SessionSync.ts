@@ -48,7 +48,11 @@ export interface Service {
   readonly changes: Stream.Stream<SyncState>
   /** Waits until the stream is connected and reconciled. */
   readonly awaitConnected: Effect.Effect<void>
-  /** Lists every session now and applies the difference. */
+  /**
+   * Lists every session now and applies the difference. Taken in turn with the stream's events,
+   * never beside one: a snapshot is not applied over a change the stream brought while the
+   * list was in flight.
+   */
   readonly reconcile: Effect.Effect<void, OpenCodeError>
 }
 
@@ -89,6 +93,12 @@ export const make = (
     const events = yield* SessionEvents
     const state = yield* SubscriptionRef.make(initial)
     const interval = Duration.decode(options.reconcileInterval ?? Duration.seconds(30))
+
+    // One thing at a time changes the cache: a stream event, or a whole reconcile (list and
+    // apply). The snapshot of a reconcile that ran beside the stream could be older than an
+    // event applied while the list was in flight, and a title change keeps `time.updated`.
+    const turn = yield* Effect.makeSemaphore(1)
+    const inTurn = turn.withPermits(1)
 
     const reconcile = Effect.gen(function*() {
       const sessions = yield* client.list()
@@ -133,7 +143,7 @@ export const make = (
       Stream.merge(Stream.fromSchedule(Schedule.spaced(interval)).pipe(Stream.as<Item>({ _tag: "tick" })), {
         haltStrategy: "left"
       }),
-      Stream.runForEach((item) => (item._tag === "tick" ? reconcile : handle(item.event)))
+      Stream.runForEach((item) => inTurn(item._tag === "tick" ? reconcile : handle(item.event)))
     )
 
     const lost = (reason: string) =>
@@ -182,7 +192,7 @@ export const make = (
         Stream.take(1),
         Stream.runDrain
       ),
-      reconcile
+      reconcile: inTurn(reconcile)
     } satisfies Service
   })
 
