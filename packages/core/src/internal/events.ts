@@ -4,6 +4,7 @@ import type * as HttpClientError from "@effect/platform/HttpClientError"
 import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
@@ -12,10 +13,20 @@ import type { ConnectionSettings } from "../OpenCodeConnection.js"
 import { type OpenCodeError, Unauthorized, Unreachable, ServerError } from "../OpenCodeError.js"
 import { KnownEvent, type OpenCodeEvent, wireParseOptions } from "../OpenCodeSchema.js"
 
-const KNOWN_TYPES: ReadonlySet<string> = new Set(
-  KnownEvent.members.flatMap((member) => member.fields.type.literals as ReadonlyArray<string>)
+/** A decoder per known event type: a failure then names only what is wrong with that type. */
+const DECODERS: ReadonlyMap<string, (input: unknown) => Either.Either<KnownEvent, ParseResult.ParseError>> = new Map(
+  KnownEvent.members.flatMap((member) => {
+    const decode = Schema.decodeUnknownEither(member as Schema.Schema<KnownEvent, unknown>, wireParseOptions)
+    return (member.fields.type.literals as ReadonlyArray<string>).map((type) => [type, decode] as const)
+  })
 )
-const decodeKnown = Schema.decodeUnknownEither(KnownEvent, wireParseOptions)
+
+/** `properties.info.id: Expected ...; ...`, short enough for one log line. */
+const describeFailure = (error: ParseResult.ParseError): string =>
+  ParseResult.ArrayFormatter.formatErrorSync(error)
+    .slice(0, 3)
+    .map((issue) => `${issue.path.length > 0 ? issue.path.join(".") : "(root)"}: ${issue.message.slice(0, 160)}`)
+    .join("; ")
 
 /**
  * Turns one SSE message into an event. Unknown types are passed on as `unknown`; a message that
@@ -33,7 +44,8 @@ export const decodeMessage = (data: string): Effect.Effect<Option.Option<OpenCod
   if (typeof type !== "string") {
     return Effect.as(Effect.logWarning(`skipped an event without a type: ${data.slice(0, 120)}`), Option.none())
   }
-  if (!KNOWN_TYPES.has(type)) {
+  const decodeKnown = DECODERS.get(type)
+  if (decodeKnown === undefined) {
     const raw = json as { id?: unknown; properties?: unknown }
     return Effect.succeed(Option.some({
       type: "unknown",
@@ -45,7 +57,7 @@ export const decodeMessage = (data: string): Effect.Effect<Option.Option<OpenCod
   const decoded = decodeKnown(json)
   if (decoded._tag === "Right") return Effect.succeed(Option.some(decoded.right))
   return Effect.as(
-    Effect.logWarning(`skipped a ${type} event that does not decode: ${ParseResult.TreeFormatter.formatErrorSync(decoded.left)}`),
+    Effect.logWarning(`skipped a ${type} event that does not decode: ${describeFailure(decoded.left)}`),
     Option.none()
   )
 }
@@ -73,8 +85,13 @@ export const eventStream = (options: EventStreamOptions): Stream.Stream<OpenCode
         })
       ),
       Effect.timeoutFail({
-        duration: settings.requestTimeout,
-        onTimeout: () => new Unreachable({ request: target, reason: "timeout", detail: "the event stream did not open in time" })
+        duration: settings.streamOpenTimeout,
+        onTimeout: () =>
+          new Unreachable({
+            request: target,
+            reason: "timeout",
+            detail: `the event stream did not open within ${Duration.format(settings.streamOpenTimeout)}`
+          })
       })
     )
     if (response.status === 401 || response.status === 403) {
