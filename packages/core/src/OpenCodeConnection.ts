@@ -29,6 +29,12 @@ export interface ConnectionSettings {
   readonly initTimeout: Duration.Duration
   /** An event stream silent this long is dead (the server sends a heartbeat every ~10 s). */
   readonly heartbeatTimeout: Duration.Duration
+  /**
+   * Upper bound for the event stream to open. A healthy server answers at once; a server still
+   * starting (a restart) accepts the connection and may never answer it, so the sync fiber gives
+   * up on that attempt soon and tries again.
+   */
+  readonly streamOpenTimeout: Duration.Duration
   /** How many times an idempotent request is retried after a transient failure. */
   readonly retries: number
 }
@@ -52,6 +58,7 @@ export const defaults = {
   requestTimeout: Duration.seconds(10),
   initTimeout: Duration.minutes(10),
   heartbeatTimeout: Duration.seconds(30),
+  streamOpenTimeout: Duration.seconds(3),
   retries: 3
 } as const
 
@@ -66,6 +73,7 @@ export interface Options {
   readonly requestTimeout?: Duration.DurationInput | undefined
   readonly initTimeout?: Duration.DurationInput | undefined
   readonly heartbeatTimeout?: Duration.DurationInput | undefined
+  readonly streamOpenTimeout?: Duration.DurationInput | undefined
   readonly retries?: number | undefined
 }
 
@@ -80,6 +88,7 @@ export const make = (options: Options): ConnectionSettings => ({
   requestTimeout: Duration.decode(options.requestTimeout ?? defaults.requestTimeout),
   initTimeout: Duration.decode(options.initTimeout ?? defaults.initTimeout),
   heartbeatTimeout: Duration.decode(options.heartbeatTimeout ?? defaults.heartbeatTimeout),
+  streamOpenTimeout: Duration.decode(options.streamOpenTimeout ?? defaults.streamOpenTimeout),
   retries: options.retries ?? defaults.retries
 })
 

@@ -316,7 +316,10 @@ export const supervise = (
             // What the dead server started may hold the port for a moment: one restart attempt
             // retries binding it for a few seconds before it counts as failed.
             const next = yield* Effect.either(
-              incarnation(port, password).pipe(Effect.retry({ times: 12, schedule: Schedule.spaced(Duration.millis(300)) }))
+              incarnation(port, password).pipe(
+                Effect.tapError((error) => Effect.logDebug(`a restart attempt failed: ${error.message}`)),
+                Effect.retry({ times: 12, schedule: Schedule.spaced(Duration.millis(300)) })
+              )
             )
             if (next._tag === "Right") {
               current = next.right
