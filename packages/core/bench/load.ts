@@ -4,9 +4,10 @@
  * handle open/destroy cycles.
  */
 import { Effect, Redacted } from "effect"
-import type * as OpenCodeClient from "../src/OpenCodeClient.js"
+import * as OpenCodeClient from "../src/OpenCodeClient.js"
 import type * as OpenCodeServer from "../src/OpenCodeServer.js"
-import type * as SessionCache from "../src/SessionCache.js"
+import * as SessionCache from "../src/SessionCache.js"
+import * as SessionEvents from "../src/SessionEvents.js"
 import type * as SessionManager from "../src/SessionManager.js"
 import type * as SessionSync from "../src/SessionSync.js"
 import { type Figure, measure } from "./measure.js"
@@ -63,16 +64,24 @@ export const loadBench = (
     const cacheEqualsServer = truth.length === mirror.length &&
       JSON.stringify(truth.map(key).sort()) === JSON.stringify(mirror.map(key).sort())
 
-    // Memory per cached session: the heap with the cache filled, against a cache emptied of the
-    // same entries is not available from outside; measure the heap a fresh copy of the entries
-    // takes instead, which is what the cache holds (one decoded Session per id).
+    // Memory per cached session: a second cache, filled from a fresh listing (so the decoded
+    // sessions are its own), measured as the heap it holds after a full GC on both sides.
     const gc = (globalThis as { gc?: () => void }).gc
     gc?.()
     const before = process.memoryUsage().heapUsed
-    const copies = truth.map((s) => structuredClone(s))
+    const filled = yield* Effect.gen(function*() {
+      const quiet = yield* SessionEvents.make({ capacity: 16 })
+      const second = yield* SessionCache.make().pipe(
+        Effect.provideService(SessionEvents.SessionEvents, quiet),
+        Effect.provideService(OpenCodeClient.OpenCodeClient, client)
+      )
+      yield* second.reconcile(yield* client.list())
+      return second
+    }).pipe(Effect.scoped)
     gc?.()
     const after = process.memoryUsage().heapUsed
-    const bytesPerCachedSession = Math.round((after - before) / Math.max(1, copies.length))
+    const held = yield* filled.size
+    const bytesPerCachedSession = Math.round((after - before) / Math.max(1, held))
 
     // Handle open/destroy cycles on one session, after a warm-up (JIT, pools), heap and RSS
     // measured after a full GC on both sides.
@@ -86,7 +95,7 @@ export const loadBench = (
     const memoryAfter = process.memoryUsage()
     const rssBefore = memoryBefore.rss
     const rssAfter = memoryAfter.rss
-    void copies.length
+    void filled
 
     return {
       sessions: truth.length,
