@@ -1,6 +1,6 @@
 import { NodeHttpClient } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { Chunk, Duration, Effect, Either, Layer, Stream } from "effect"
+import { Chunk, Duration, Effect, Either, Fiber, Layer, Stream } from "effect"
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
 import type { AddressInfo } from "node:net"
 import * as Identifier from "../src/Identifier.js"
@@ -110,6 +110,45 @@ describe("unreachable servers", () => {
       if (error._tag === "Unreachable") assert.strictEqual(error.reason, "refused")
       assert.isBelow(Duration.toMillis(elapsed), 2000)
       assert.include(error.message, closed)
+    }).pipe(Effect.scoped))
+
+  it.live("a 503 is retried for idempotent calls (3 times, then ServerError), never for a create; a read that recovers succeeds", () =>
+    Effect.gen(function*() {
+      const session = { id: "ses_abc", slug: "s", projectID: "p", directory: "/", title: "t", version: "1", time: { created: 1, updated: 1 } }
+      let failures = 0
+      const server = yield* localServer((req, res) => {
+        if (req.url === "/session/ses_ok" && failures-- > 0) return void res.writeHead(503).end("busy")
+        if (req.url === "/session/ses_ok") return void res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(session))
+        res.writeHead(503).end("busy")
+      })
+      const client = yield* clientFor(server.url, { requestTimeout: "2 seconds" })
+
+      const read = yield* Effect.flip(client.get("ses_abc"))
+      assert.strictEqual(read._tag, "ServerError")
+      assert.strictEqual(server.seen.filter((r) => r === "GET /session/ses_abc").length, 4, "one try and 3 retries")
+
+      // Setting a title twice is harmless, so it is retried; creating twice is not.
+      assert.strictEqual((yield* Effect.flip(client.update("ses_abc", { title: "x" })))._tag, "ServerError")
+      assert.strictEqual(server.seen.filter((r) => r === "PATCH /session/ses_abc").length, 4)
+      assert.strictEqual((yield* Effect.flip(client.create({ title: "x" })))._tag, "ServerError")
+      assert.strictEqual(server.seen.filter((r) => r === "POST /session").length, 1, "a create is sent once")
+
+      failures = 2
+      assert.strictEqual((yield* client.get("ses_ok")).title, "t")
+      assert.strictEqual(server.seen.filter((r) => r === "GET /session/ses_ok").length, 3)
+    }).pipe(Effect.scoped))
+
+  it.live("interrupting a request in flight ends it at once and closes its connection", () =>
+    Effect.gen(function*() {
+      let closed = 0
+      const server = yield* localServer((req) => req.socket.on("close", () => closed++)) // never answers
+      const client = yield* clientFor(server.url, { requestTimeout: "30 seconds" })
+      const fiber = yield* Effect.fork(client.get("ses_abc"))
+      for (let i = 0; i < 100 && server.seen.length === 0; i++) yield* Effect.sleep("10 millis")
+      const [elapsed] = yield* Effect.timed(Fiber.interrupt(fiber))
+      assert.isBelow(Duration.toMillis(elapsed), 1000)
+      for (let i = 0; i < 100 && closed === 0; i++) yield* Effect.sleep("10 millis")
+      assert.strictEqual(closed, 1, "the abandoned request's connection was closed")
     }).pipe(Effect.scoped))
 
   it.live("a server that never answers is Unreachable (timeout) within the timeout, not retried", () =>
