@@ -21,6 +21,8 @@ export interface LoadFigures {
   readonly handleCycles: number
   readonly rssBeforeMiB: number
   readonly rssAfterMiB: number
+  /** RSS after the warm-up and after each further quarter of the cycles. */
+  readonly rssSeriesMiB: ReadonlyArray<number>
   readonly heapBeforeMiB: number
   readonly heapAfterMiB: number
 }
@@ -83,18 +85,27 @@ export const loadBench = (
     const held = yield* filled.size
     const bytesPerCachedSession = Math.round((after - before) / Math.max(1, held))
 
-    // Handle open/destroy cycles on one session, after a warm-up (JIT, pools), heap and RSS
-    // measured after a full GC on both sides.
+    // Handle open/destroy cycles on one session. A warm-up of a quarter of the cycles first: the
+    // allocator and the heap's reserved pages grow to their working size there (RSS climbs for
+    // the first ~25,000 cycles, then stays flat). Heap and RSS are read after a full GC, before,
+    // at each quarter and after.
     const target = truth[0]!.id
     const cycle = Effect.flatMap(sessions.open(target), sessions.destroy)
-    for (let i = 0; i < 2000; i++) yield* cycle
-    gc?.()
-    const memoryBefore = process.memoryUsage()
-    for (let i = 0; i < options.handleCycles; i++) yield* cycle
-    gc?.()
-    const memoryAfter = process.memoryUsage()
-    const rssBefore = memoryBefore.rss
-    const rssAfter = memoryAfter.rss
+    const quarter = Math.max(1, Math.floor(options.handleCycles / 4))
+    for (let i = 0; i < quarter; i++) yield* cycle
+    const sample = () => {
+      gc?.()
+      return process.memoryUsage()
+    }
+    const memoryBefore = sample()
+    const rssSeries: Array<number> = [mib(memoryBefore.rss)]
+    for (let done = 0; done < options.handleCycles;) {
+      const step = Math.min(quarter, options.handleCycles - done)
+      for (let i = 0; i < step; i++) yield* cycle
+      done += step
+      rssSeries.push(mib(sample().rss))
+    }
+    const memoryAfter = sample()
     void filled
 
     return {
@@ -104,8 +115,9 @@ export const loadBench = (
       cacheEqualsServer,
       bytesPerCachedSession,
       handleCycles: options.handleCycles,
-      rssBeforeMiB: mib(rssBefore),
-      rssAfterMiB: mib(rssAfter),
+      rssBeforeMiB: mib(memoryBefore.rss),
+      rssAfterMiB: mib(memoryAfter.rss),
+      rssSeriesMiB: rssSeries,
       heapBeforeMiB: mib(memoryBefore.heapUsed),
       heapAfterMiB: mib(memoryAfter.heapUsed)
     }

@@ -115,7 +115,10 @@ const program = Effect.gen(function*() {
   console.log(table([load.reconcile]))
   console.log(`  cache equals server after reconcile: ${load.cacheEqualsServer}`)
   console.log(`  memory per cached session: ~${load.bytesPerCachedSession} bytes of heap`)
-  console.log(`  ${load.handleCycles} handle open/destroy cycles: RSS ${load.rssBeforeMiB} -> ${load.rssAfterMiB} MiB, heap ${load.heapBeforeMiB} -> ${load.heapAfterMiB} MiB`)
+  console.log(
+    `  ${load.handleCycles} handle open/destroy cycles (after a warm-up of ${load.handleCycles / 4}): RSS ${load.rssBeforeMiB} -> ${load.rssAfterMiB} MiB` +
+      ` (each quarter: ${load.rssSeriesMiB.join(", ")}), heap ${load.heapBeforeMiB} -> ${load.heapAfterMiB} MiB`
+  )
 })
 
 program.pipe(
