@@ -2,8 +2,8 @@ import { NodeContext, NodeHttpClient, NodeHttpServer } from "@effect/platform-no
 import { OpenCodeServer, Plue, SessionSync } from "@plue/core"
 import * as StubLlm from "@plue/core/testing/StubLlm"
 import * as TestServer from "@plue/core/testing/TestServer"
-import { assert, layer } from "@effect/vitest"
-import { Effect, Exit, Layer, Redacted, Scope } from "effect"
+import { assert, describe, it, layer } from "@effect/vitest"
+import { Context, Effect, Exit, Layer, Redacted, Scope } from "effect"
 import koffi from "koffi"
 import { spawn } from "node:child_process"
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs"
@@ -160,4 +160,42 @@ layer(Live, { timeout: 180_000, excludeTestServices: true })("the C API against 
       assert.include(result.stderr, "0 string(s) never freed")
       assert.include(result.stderr, "0 handle(s) never destroyed")
     }))
+})
+
+describe("the C API when the server dies", () => {
+  it.live("the OpenCode server killed under the host: every C call answers PLUE_ERR_UNREACHABLE, none hangs or crashes", () =>
+    Effect.gen(function*() {
+      const box = yield* TestServer.makeSandbox
+      // No restart: the server stays dead.
+      const context = yield* Layer.build(
+        Plue.layerWith().pipe(Layer.provideMerge(OpenCodeServer.layer({ cwd: box.project, env: box.env, restart: false })))
+      )
+      const server = Context.get(context, OpenCodeServer.OpenCodeServer)
+      yield* Context.get(context, SessionSync.SessionSync).awaitConnected
+      const dir = mkdtempSync(join(tmpdir(), "plue-dead-"))
+      const flag = join(dir, "flag")
+      yield* Effect.forkScoped(Effect.gen(function*() {
+        while (!existsSync(flag) || readFileSync(flag, "utf8") !== "ready") yield* Effect.sleep("20 millis")
+        process.kill(server.pid, "SIGKILL")
+        yield* Effect.promise(() => new Promise<void>((resolve) => {
+          const poll = () => {
+            try {
+              process.kill(server.pid, 0)
+              setTimeout(poll, 20)
+            } catch {
+              resolve()
+            }
+          }
+          poll()
+        }))
+        writeFileSync(flag, "killed")
+      }))
+      const { status, leaks } = yield* Host.run(suite, ["dead-server", join(dir, "report.txt"), "stub", "slow-model", flag]).pipe(
+        Effect.provide(context)
+      )
+      const report = readFileSync(join(dir, "report.txt"), "utf8")
+      assert.strictEqual(status, 0, report)
+      assert.include(report, "done: 0 failure(s)")
+      assert.strictEqual(leaks.strings, 0)
+    }).pipe(Effect.scoped, Effect.provide(Layer.mergeAll(NodeContext.layer, NodeHttpClient.layerUndici))), { timeout: 120_000 })
 })

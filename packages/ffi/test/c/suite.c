@@ -328,6 +328,55 @@ static void shutdown_mode(const char *done_file) {
     }
 }
 
+/* ---- dead server: the OpenCode server is killed under the host; every call answers ---- */
+static void dead_server(const char *flag_file) {
+    plue_session_t s = plue_session_create(NULL), opened;
+    char *json;
+    FILE *f;
+    int waited, code;
+    double started;
+    CHECK(s != NULL, "create while the server lives");
+    /* Tell the test it can kill the server, then wait until it says it did. */
+    f = fopen(flag_file, "w");
+    fputs("ready", f);
+    fclose(f);
+    for (waited = 0; waited < 2000; waited++) {
+        char buf[16] = {0};
+        f = fopen(flag_file, "r");
+        if (f != NULL) {
+            size_t n = fread(buf, 1, sizeof buf - 1, f);
+            (void)n;
+            fclose(f);
+        }
+        if (strcmp(buf, "killed") == 0) break;
+        usleep(5000);
+    }
+    started = now_s();
+    json = plue_session_get_info(s);
+    /* The cache may still answer for a moment (within its TTL) once the stream dropped; after
+       that, reads reach for the server and fail. Either way: an answer, never a crash. */
+    for (waited = 0; waited < 400 && json != NULL; waited++) {
+        plue_free_json(json);
+        usleep(25000);
+        json = plue_session_get_info(s);
+    }
+    code = plue_get_last_error_code();
+    CHECK(json == NULL && code == PLUE_ERR_UNREACHABLE, "get_info with the server dead: code %d", code);
+    CHECK(strlen(plue_get_last_error()) > 0, "with a message");
+    plue_free_json(json);
+    CHECK(plue_session_update_title(s, "nobody hears") == PLUE_ERR_UNREACHABLE, "update_title");
+    CHECK(plue_session_list() == NULL && plue_get_last_error_code() == PLUE_ERR_UNREACHABLE, "list");
+    CHECK(plue_session_create(NULL) == NULL && plue_get_last_error_code() == PLUE_ERR_UNREACHABLE, "create");
+    CHECK(plue_session_create_share(s) == NULL && plue_get_last_error_code() == PLUE_ERR_UNREACHABLE, "create_share");
+    CHECK(plue_session_delete(s) == PLUE_ERR_UNREACHABLE, "delete");
+    opened = plue_session_open("ses_doesnotexist0000000000000");
+    CHECK(opened == NULL && plue_get_last_error_code() == PLUE_ERR_UNREACHABLE, "open");
+    plue_session_destroy(s);
+    CHECK(plue_get_last_error_code() == PLUE_OK, "destroy needs no server");
+    CHECK(plue_session_get_info(s) == NULL && plue_get_last_error_code() == PLUE_ERR_INVALID_HANDLE, "destroyed");
+    CHECK(now_s() - started < 60.0, "every call answered in bounded time (%.1f s)", now_s() - started);
+}
+
 int plue_host_main(int argc, char **argv) {
     const char *mode = argc > 1 ? argv[1] : "misuse";
     report = argc > 2 ? fopen(argv[2], "w") : stderr;
@@ -341,6 +390,7 @@ int plue_host_main(int argc, char **argv) {
     else if (strcmp(mode, "abort") == 0) abort_while_initializing();
     else if (strcmp(mode, "coherence") == 0) coherence(go_file);
     else if (strcmp(mode, "shutdown") == 0) shutdown_mode(go_file);
+    else if (strcmp(mode, "dead-server") == 0) dead_server(go_file);
     else { fprintf(report, "unknown mode %s\n", mode); failures++; }
     fprintf(report, "done: %d failure(s)\n", failures);
     if (report != stderr) fclose(report);
