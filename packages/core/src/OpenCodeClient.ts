@@ -148,12 +148,13 @@ export const make: Effect.Effect<Service, never, HttpClient.HttpClient | OpenCod
         }
       })
 
+    const get = (sessionId: string) =>
+      withId(sessionId, (id) => run({ method: "GET", path: `/session/${id}`, sessionId: id, idempotent: true, decode: Session }))
+
     const service: Service = {
       health: run({ method: "GET", path: "/global/health", idempotent: true, decode: Health }),
       list,
-      get: (sessionId) =>
-        withId(sessionId, (id) =>
-          run({ method: "GET", path: `/session/${id}`, sessionId: id, idempotent: true, decode: Session })),
+      get,
       create: (options = {}) => {
         const send = (parentID: string | undefined) =>
           run({
@@ -164,7 +165,11 @@ export const make: Effect.Effect<Service, never, HttpClient.HttpClient | OpenCod
             idempotent: false,
             decode: Session
           })
-        return options.parentID === undefined ? send(undefined) : withId(options.parentID, send)
+        // OpenCode takes any parentID and makes an orphan no listing of roots shows: the parent
+        // is looked up first, so a missing one is SessionNotFound and nothing is created.
+        return options.parentID === undefined
+          ? send(undefined)
+          : withId(options.parentID, (parentID) => Effect.zipRight(get(parentID), send(parentID)))
       },
       update: (sessionId, patch) =>
         withId(sessionId, (id) =>

@@ -63,6 +63,19 @@ layer(Live, { timeout: 120_000, excludeTestServices: true })("OpenCodeClient aga
       assert.isTrue(Either.isLeft(gone) && gone.left._tag === "SessionNotFound", "the child went with its parent")
     }))
 
+  it.effect("a child of a session that does not exist (or no longer does) is refused, and nothing is created", () =>
+    Effect.gen(function*() {
+      const client = yield* OpenCodeClient.OpenCodeClient
+      const before = (yield* client.list()).length
+      const missing = yield* Effect.flip(client.create({ parentID: "ses_doesnotexist0000000000000", title: "orphan" }))
+      assert.strictEqual(missing._tag, "SessionNotFound")
+      const parent = yield* client.create({ title: "short-lived parent" })
+      yield* client.delete(parent.id)
+      const deleted = yield* Effect.flip(client.create({ parentID: parent.id, title: "orphan" }))
+      assert.strictEqual(deleted._tag, "SessionNotFound")
+      assert.strictEqual((yield* client.list()).length, before, "no orphan was made")
+    }))
+
   it.effect("a 404 is SessionNotFound, with the id", () =>
     Effect.gen(function*() {
       const client = yield* OpenCodeClient.OpenCodeClient

@@ -129,7 +129,7 @@ typedef enum plue_error {
 typedef void (*plue_event_callback)(const char *event_json, void *userdata);
 
 /*
- * plue_session_create: Creates a session (a child of `parent_id` when given) and opens a handle on it.
+ * plue_session_create: Creates a session (a child of `parent_id` when given) and opens a handle on it. A parent that does not exist fails with PLUE_ERR_NOT_FOUND and creates nothing.
  *
  * parent_id: the parent session's id, or NULL for a root session.
  * Returns:   a new handle, to be released with plue_session_destroy; NULL on failure.

@@ -90,7 +90,7 @@ export const Functions: ReadonlyArray<BridgedFunction> = [
     result: "handle",
     handle: false,
     strings: [{ name: "parent_id", nullable: true, doc: "the parent session's id, or NULL for a root session" }],
-    summary: "Creates a session (a child of `parent_id` when given) and opens a handle on it.",
+    summary: "Creates a session (a child of `parent_id` when given) and opens a handle on it. A parent that does not exist fails with PLUE_ERR_NOT_FOUND and creates nothing.",
     returns: "a new handle, to be released with plue_session_destroy; NULL on failure."
   },
   {

@@ -91,6 +91,7 @@ static void misuse(void) {
     CHECK(plue_session_open("") == NULL && plue_get_last_error_code() == PLUE_ERR_INVALID_ARGUMENT, "empty id");
     CHECK(plue_session_open("ses_doesnotexist00000000000") == NULL && plue_get_last_error_code() == PLUE_ERR_NOT_FOUND, "unknown id");
     CHECK(plue_session_create("../x") == NULL && plue_get_last_error_code() == PLUE_ERR_INVALID_ARGUMENT, "bad parent id");
+    CHECK(plue_session_create("ses_doesnotexist0000000000000") == NULL && plue_get_last_error_code() == PLUE_ERR_NOT_FOUND, "missing parent");
 
     plue_session_destroy(s);
     CHECK(plue_get_last_error_code() == PLUE_OK, "destroy");
