@@ -249,7 +249,7 @@ PLUE_API const char *plue_get_last_error(void);
 PLUE_API int plue_get_last_error_code(void);
 
 /*
- * plue_free_json: frees a string returned by plue. NULL is ignored.
+ * plue_free_json: frees a string returned by plue. NULL is ignored. A pointer plue did not return, or one freed already, is refused with PLUE_ERR_INVALID_ARGUMENT and left alone (a best effort: a string freed and then reallocated by plue cannot be told apart).
  */
 PLUE_API void plue_free_json(char *json);
 
@@ -335,6 +335,23 @@ static char *plue__strdup(const char *s) {
     if (copy != NULL) memcpy(copy, s, n);
     return copy;
 }
+
+/* Strings handed to the caller carry a header whose tag is bound to its own address, so that
+   plue_free_json can refuse a pointer plue did not hand out, or one freed already (the tag is
+   cleared before the memory is released, and the allocator overwrites it once it is free). */
+typedef struct plue__owned_head { uint64_t tag; uint64_t size; } plue__owned_head;
+#define PLUE__OWNED_TAG 0x706c75652d6a736fULL
+static char *plue__owned_copy(const char *s, size_t n) {
+    plue__owned_head *head = (plue__owned_head *)malloc(sizeof(plue__owned_head) + n + 1);
+    char *text;
+    if (head == NULL) return NULL;
+    head->tag = PLUE__OWNED_TAG ^ (uint64_t)(uintptr_t)head;
+    head->size = n;
+    text = (char *)(head + 1);
+    memcpy(text, s, n);
+    text[n] = '\0';
+    return text;
+}
 static int plue__fail(int code, const char *message) {
     size_t n = 0;
     plue__error_code = code;
@@ -402,8 +419,7 @@ static char *plue__mirror_get(int64_t handle) {
     pthread_mutex_lock(&plue__mirror_lock);
     for (node = plue__mirror[plue__bucket(handle)]; node != NULL; node = node->next) {
         if (node->handle == handle) {
-            copy = (char *)malloc(node->size + 1);
-            if (copy != NULL) memcpy(copy, node->json, node->size + 1);
+            copy = plue__owned_copy(node->json, node->size);
             break;
         }
     }
@@ -482,7 +498,7 @@ PLUE_API void plue__complete(void *record, int code, const char *message, const 
     rec->message = message != NULL ? plue__strdup(message) : NULL;
     rec->json = NULL;
     if (json != NULL) {
-        rec->json = plue__strdup(json);
+        rec->json = plue__owned_copy(json, strlen(json));
         if (rec->json == NULL) rec->code = PLUE_ERR_OUT_OF_MEMORY;
         else { pthread_mutex_lock(&plue__lock); plue__strings++; pthread_mutex_unlock(&plue__lock); }
     }
@@ -637,8 +653,15 @@ PLUE_API const char *plue_get_last_error(void) { return plue__error_message; }
 PLUE_API int plue_get_last_error_code(void) { return plue__error_code; }
 
 PLUE_API void plue_free_json(char *json) {
+    plue__owned_head *head;
     if (json == NULL) return;
-    free(json);
+    head = (plue__owned_head *)(void *)json - 1;
+    if (head->tag != (PLUE__OWNED_TAG ^ (uint64_t)(uintptr_t)head)) {
+        plue__fail(PLUE_ERR_INVALID_ARGUMENT, "plue_free_json: not a string returned by plue, or one freed already; nothing was freed");
+        return;
+    }
+    head->tag = 0;
+    free(head);
     pthread_mutex_lock(&plue__lock);
     plue__strings--;
     pthread_mutex_unlock(&plue__lock);

@@ -106,6 +106,23 @@ static void misuse(void) {
     CHECK(plue_session_update_title(s, "x") == PLUE_ERR_DELETED, "deleted session title");
     plue_session_destroy(s);
 
+    /* Freeing what plue did not hand out, or freeing twice: refused, nothing freed, no crash. */
+    s = plue_session_create(NULL);
+    json = plue_session_get_info(s);
+    CHECK(json != NULL, "get_info for the free checks");
+    plue_free_json(json);
+    plue_free_json(json);
+    CHECK(plue_get_last_error_code() == PLUE_ERR_INVALID_ARGUMENT, "double plue_free_json is refused");
+    plue_free_json((char *)plue_get_last_error());
+    CHECK(plue_get_last_error_code() == PLUE_ERR_INVALID_ARGUMENT, "freeing plue_get_last_error's buffer is refused");
+    big = (char *)malloc(64);
+    memset(big, 'x', 63);
+    big[63] = '\0';
+    plue_free_json(big);
+    CHECK(plue_get_last_error_code() == PLUE_ERR_INVALID_ARGUMENT, "freeing the host's own string is refused");
+    free(big);
+    plue_session_destroy(s);
+
     CHECK(plue_event_subscribe(NULL, NULL) == -PLUE_ERR_INVALID_ARGUMENT, "subscribe NULL");
     CHECK(plue_event_unsubscribe(424242) == PLUE_ERR_INVALID_ARGUMENT, "unsubscribe unknown");
 }
