@@ -101,6 +101,29 @@ layer(Live, { timeout: 180_000, excludeTestServices: true })("the C API against 
       assert.strictEqual(status, 0, report)
     }))
 
+  it.scoped("another client's renames and delete reach a C event subscriber, in order and marked remote", () =>
+    Effect.gen(function*() {
+      const server = yield* OpenCodeServer.OpenCodeServer
+      const idFile = join(mkdtempSync(join(tmpdir(), "plue-remote-")), "id")
+      const auth = Buffer.from(`opencode:${Redacted.value(server.password)}`).toString("base64")
+      const other = (method: string, path: string, body?: unknown) =>
+        Effect.promise(() =>
+          fetch(`${server.url}${path}`, {
+            method,
+            headers: { authorization: `Basic ${auth}`, "content-type": "application/json" },
+            ...(body ? { body: JSON.stringify(body) } : {})
+          }).then((r) => r.arrayBuffer())
+        )
+      yield* Effect.forkScoped(Effect.gen(function*() {
+        while (!existsSync(idFile) || readFileSync(idFile, "utf8").length < 30) yield* Effect.sleep("20 millis")
+        const id = readFileSync(idFile, "utf8")
+        for (let i = 0; i < 20; i++) yield* other("PATCH", `/session/${id}`, { title: `remote ${i}` })
+        yield* other("DELETE", `/session/${id}`)
+      }))
+      const { status, report } = yield* runSuite("remote-events", [idFile])
+      assert.strictEqual(status, 0, report)
+    }))
+
   it.effect("unbinding while host threads are blocked in calls: every call returns PLUE_ERR_NOT_BOUND, nothing leaks", () =>
     Effect.gen(function*() {
       yield* (yield* SessionSync.SessionSync).awaitConnected

@@ -395,6 +395,53 @@ static void dead_server(const char *flag_file) {
     CHECK(now_s() - started < 60.0, "every call answered in bounded time (%.1f s)", now_s() - started);
 }
 
+/* ---- remote events: another client renames and deletes; the C subscriber sees it in order ---- */
+static int remote_next = 0, remote_wrong = 0, remote_deleted = 0;
+
+static void on_remote_event(const char *event_json, void *userdata) {
+    char needle[64];
+    (void)userdata;
+    if (!has(event_json, watched_id)) return;
+    pthread_mutex_lock(&event_lock);
+    if (has(event_json, "\"_tag\":\"Updated\"") && has(event_json, "\"title\":\"remote ")) {
+        snprintf(needle, sizeof(needle), "\"title\":\"remote %d\"", remote_next);
+        if (has(event_json, needle) && has(event_json, "\"origin\":\"remote\"")) remote_next++;
+        else remote_wrong++;
+    } else if (has(event_json, "\"_tag\":\"Deleted\"")) {
+        remote_deleted = has(event_json, "\"origin\":\"remote\"") ? 1 : -1;
+    }
+    pthread_mutex_unlock(&event_lock);
+}
+
+static void remote_events(const char *id_file) {
+    int sub, waited, done = 0;
+    plue_session_t s = plue_session_create(NULL);
+    char *json = plue_session_get_info(s);
+    FILE *f;
+    memcpy(watched_id, strstr(json, "\"id\":\"") + 6, 30);
+    watched_id[30] = '\0';
+    plue_free_json(json);
+    sub = plue_event_subscribe(on_remote_event, NULL);
+    CHECK(sub > 0, "subscribe");
+    f = fopen(id_file, "w");
+    fputs(watched_id, f);
+    fclose(f);
+    for (waited = 0; waited < 1200 && !done; waited++) {
+        pthread_mutex_lock(&event_lock);
+        done = remote_deleted != 0;
+        pthread_mutex_unlock(&event_lock);
+        if (!done) usleep(25000);
+    }
+    CHECK(remote_deleted == 1, "the other client's delete arrived as a remote Deleted event (%d)", remote_deleted);
+    CHECK(remote_next == 20, "the other client's 20 renames arrived in order (%d)", remote_next);
+    CHECK(remote_wrong == 0, "%d renames out of order or not marked remote", remote_wrong);
+    json = plue_session_get_info(s);
+    CHECK(json == NULL && plue_get_last_error_code() == PLUE_ERR_DELETED, "the handle sees the deletion");
+    plue_free_json(json);
+    CHECK(plue_event_unsubscribe(sub) == PLUE_OK, "unsubscribe");
+    plue_session_destroy(s);
+}
+
 int plue_host_main(int argc, char **argv) {
     const char *mode = argc > 1 ? argv[1] : "misuse";
     report = argc > 2 ? fopen(argv[2], "w") : stderr;
@@ -409,6 +456,7 @@ int plue_host_main(int argc, char **argv) {
     else if (strcmp(mode, "coherence") == 0) coherence(go_file);
     else if (strcmp(mode, "shutdown") == 0) shutdown_mode(go_file);
     else if (strcmp(mode, "dead-server") == 0) dead_server(go_file);
+    else if (strcmp(mode, "remote-events") == 0) remote_events(go_file);
     else { fprintf(report, "unknown mode %s\n", mode); failures++; }
     fprintf(report, "done: %d failure(s)\n", failures);
     if (report != stderr) fclose(report);
