@@ -15,7 +15,7 @@ import { OpenCodeClient, OpenCodeConnection, OpenCodeServer, ShareService } from
 import * as Context from "effect/Context"
 import { createServer } from "node:http"
 import { homedir } from "node:os"
-import { join } from "node:path"
+import { join, resolve } from "node:path"
 import * as Config from "effect/Config"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -48,11 +48,25 @@ export const password = Options.redacted("password").pipe(
 )
 
 /**
+ * `--directory`, falling back to `OPENCODE_DIRECTORY`.
+ *
+ * @since 0.1.0
+ */
+export const directory = Options.directory("directory").pipe(
+  Options.withDescription(
+    "Project directory to work in (default: OPENCODE_DIRECTORY, else the server's own; a local server is started " +
+      "there). OpenCode lists sessions and events per directory."
+  ),
+  Options.withFallbackConfig(Config.string("OPENCODE_DIRECTORY")),
+  Options.optional
+)
+
+/**
  * The connection options every command takes.
  *
  * @since 0.1.0
  */
-export const options = { url, password }
+export const options = { url, password, directory }
 
 /**
  * The parsed connection options.
@@ -62,6 +76,7 @@ export const options = { url, password }
 export interface ConnectionOptions {
   readonly url: Option.Option<string>
   readonly password: Option.Option<Redacted.Redacted<string>>
+  readonly directory: Option.Option<string>
 }
 
 /**
@@ -131,7 +146,11 @@ export const connection = (
   Option.match(options.url, {
     onSome: (url) =>
       Layer.merge(
-        OpenCodeConnection.layer({ url, password: Option.getOrUndefined(options.password) }),
+        OpenCodeConnection.layer({
+          url,
+          password: Option.getOrUndefined(options.password),
+          directory: Option.getOrUndefined(Option.map(options.directory, (d) => resolve(d)))
+        }),
         // Not ours: nothing to hand over; an in-memory service no one calls keeps types simple.
         ShareService.layerMemory()
       ),
@@ -144,7 +163,10 @@ export const connection = (
         Effect.flatMap(EmbeddedShareUrl, (shareUrl) =>
           withProgress(
             "starting a local OpenCode server",
-            OpenCodeServer.supervise({ cwd: process.cwd(), config: { enterprise: { url: shareUrl } } })
+            OpenCodeServer.supervise({
+              cwd: Option.getOrElse(Option.map(options.directory, (d) => resolve(d)), () => process.cwd()),
+              config: { enterprise: { url: shareUrl } }
+            })
           )).pipe(Effect.map((info) => OpenCodeConnection.make({ url: info.url, password: info.password })))
       ).pipe(Layer.provideMerge(share))
     }

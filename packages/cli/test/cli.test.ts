@@ -4,7 +4,8 @@ import * as TestServer from "@plue/core/testing/TestServer"
 import { assert, layer } from "@effect/vitest"
 import { Effect, Layer, Redacted } from "effect"
 import { type ChildProcess, spawn } from "node:child_process"
-import { readdirSync, readFileSync } from "node:fs"
+import { mkdtempSync, readdirSync, readFileSync } from "node:fs"
+import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 
 const BIN = fileURLToPath(new URL("../dist/src/bin.js", import.meta.url))
@@ -136,6 +137,21 @@ layer(Live, { timeout: 180_000, excludeTestServices: true })("the plue CLI again
       assert.strictEqual((JSON.parse(listed.stdout) as Array<unknown>).length, all.length)
       const text = yield* plue("session", "list")
       assert.include(text.stdout, `${all.length} sessions\n`)
+    }))
+
+  it.effect("--directory lists the sessions another client made while working in that directory", () =>
+    Effect.gen(function*() {
+      const box = yield* TestServer.TestSandbox
+      const elsewhere = mkdtempSync(join(box.root, "elsewhere-"))
+      const made = yield* plue("session", "create", "--directory", elsewhere, "--title", "over there", "--json")
+      assert.strictEqual(made.code, 0, made.stderr)
+      const id = (JSON.parse(made.stdout) as { id: string; directory: string }).id
+      const there = yield* plue("session", "list", "--directory", elsewhere, "--json")
+      assert.deepStrictEqual((JSON.parse(there.stdout) as Array<{ id: string }>).map((s) => s.id), [id])
+      const here = yield* plue("session", "list", "--json")
+      assert.isFalse((JSON.parse(here.stdout) as Array<{ id: string }>).some((s) => s.id === id))
+      const got = yield* plue("session", "get", id)
+      assert.strictEqual(got.code, 0, "a session is read by id whatever its directory")
     }))
 
   it.effect("control characters in titles never reach the terminal raw", () =>

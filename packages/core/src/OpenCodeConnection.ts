@@ -23,6 +23,12 @@ export interface ConnectionSettings {
   readonly url: string
   /** Basic-auth password (user `opencode`), when the server has one. */
   readonly password: Option.Option<Redacted.Redacted<string>>
+  /**
+   * The project directory to work in (`?directory=` on every request). OpenCode scopes listings
+   * and the event stream to one directory, the server's own by default; sessions made by a
+   * client working in another directory are seen only there.
+   */
+  readonly directory: Option.Option<string>
   /** Upper bound for one request attempt, body included. */
   readonly requestTimeout: Duration.Duration
   /** Upper bound for `init`, which runs a whole model turn before it answers. */
@@ -70,6 +76,7 @@ export const defaults = {
 export interface Options {
   readonly url: string
   readonly password?: Redacted.Redacted<string> | undefined
+  readonly directory?: string | undefined
   readonly requestTimeout?: Duration.DurationInput | undefined
   readonly initTimeout?: Duration.DurationInput | undefined
   readonly heartbeatTimeout?: Duration.DurationInput | undefined
@@ -85,6 +92,7 @@ export interface Options {
 export const make = (options: Options): ConnectionSettings => ({
   url: options.url.replace(/\/+$/, ""),
   password: Option.fromNullable(options.password),
+  directory: Option.fromNullable(options.directory),
   requestTimeout: Duration.decode(options.requestTimeout ?? defaults.requestTimeout),
   initTimeout: Duration.decode(options.initTimeout ?? defaults.initTimeout),
   heartbeatTimeout: Duration.decode(options.heartbeatTimeout ?? defaults.heartbeatTimeout),
@@ -102,7 +110,8 @@ export const layer = (options: Options): Layer.Layer<OpenCodeConnection> =>
 
 /**
  * The configuration read by `layerConfig`: `OPENCODE_URL`, `OPENCODE_SERVER_PASSWORD`,
- * `OPENCODE_REQUEST_TIMEOUT` (a duration such as `5 seconds`) and `OPENCODE_HEARTBEAT_TIMEOUT`.
+ * `OPENCODE_DIRECTORY`, `OPENCODE_REQUEST_TIMEOUT` (a duration such as `5 seconds`) and
+ * `OPENCODE_HEARTBEAT_TIMEOUT`.
  *
  * @since 0.1.0
  */
@@ -114,6 +123,7 @@ export const config: Config.Config<Options> = Config.all({
     })
   ),
   password: Config.option(Config.redacted("OPENCODE_SERVER_PASSWORD")).pipe(Config.map(Option.getOrUndefined)),
+  directory: Config.option(Config.string("OPENCODE_DIRECTORY")).pipe(Config.map(Option.getOrUndefined)),
   requestTimeout: Config.withDefault(Config.duration("OPENCODE_REQUEST_TIMEOUT"), defaults.requestTimeout),
   heartbeatTimeout: Config.withDefault(Config.duration("OPENCODE_HEARTBEAT_TIMEOUT"), defaults.heartbeatTimeout)
 })

@@ -1,6 +1,8 @@
 import { NodeContext, NodeHttpClient } from "@effect/platform-node"
 import { assert, layer } from "@effect/vitest"
 import { Chunk, Effect, Either, Fiber, Layer, Option, Redacted, Stream } from "effect"
+import { mkdtempSync } from "node:fs"
+import { join } from "node:path"
 import * as OpenCodeClient from "../src/OpenCodeClient.js"
 import * as OpenCodeConnection from "../src/OpenCodeConnection.js"
 import * as OpenCodeServer from "../src/OpenCodeServer.js"
@@ -74,6 +76,34 @@ layer(Live, { timeout: 120_000, excludeTestServices: true })("OpenCodeClient aga
       const deleted = yield* Effect.flip(client.create({ parentID: parent.id, title: "orphan" }))
       assert.strictEqual(deleted._tag, "SessionNotFound")
       assert.strictEqual((yield* client.list()).length, before, "no orphan was made")
+    }))
+
+  it.scoped("a directory names the project worked in: listings and events are scoped to it, reads by id are not", () =>
+    Effect.gen(function*() {
+      const box = yield* TestServer.TestSandbox
+      const elsewhere = mkdtempSync(join(box.root, "elsewhere-"))
+      const client = yield* OpenCodeClient.OpenCodeClient
+      const there = yield* otherClient((settings) => ({ ...settings, directory: Option.some(elsewhere) }))
+      const seen: Array<string> = []
+      yield* there.events.pipe(
+        Stream.runForEach((event) => Effect.sync(() => event.type === "session.created" && seen.push(event.properties.info.id))),
+        Effect.forkScoped
+      )
+      yield* Effect.sleep("300 millis")
+      // Another client working in that directory makes a session.
+      const made = (yield* raw(`/session?directory=${encodeURIComponent(elsewhere)}`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ title: "made elsewhere" })
+      })) as { id: string; directory: string }
+      assert.strictEqual(made.directory, elsewhere)
+      assert.deepStrictEqual((yield* there.list()).map((s) => s.id), [made.id])
+      assert.isFalse((yield* client.list()).some((s) => s.id === made.id), "not listed in the server's own directory")
+      assert.strictEqual((yield* client.get(made.id)).title, "made elsewhere", "read by id from anywhere")
+      const mine = yield* there.create({ title: "made here, there" })
+      assert.strictEqual(mine.directory, elsewhere)
+      for (let i = 0; i < 100 && !seen.includes(mine.id); i++) yield* Effect.sleep("20 millis")
+      assert.includeMembers(seen, [made.id, mine.id], "the directory's event stream carries both")
     }))
 
   it.effect("a 404 is SessionNotFound, with the id", () =>

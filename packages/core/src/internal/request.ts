@@ -131,6 +131,10 @@ export const makeRequester = (settings: ConnectionSettings, base: HttpClient.Htt
   const client = plain.pipe(
     HttpClient.mapRequest(flow(
       HttpClientRequest.prependUrl(settings.url),
+      Option.match(settings.directory, {
+        onNone: () => (request: HttpClientRequest.HttpClientRequest) => request,
+        onSome: (directory) => HttpClientRequest.setUrlParam("directory", directory)
+      }),
       Option.match(settings.password, {
         onNone: () => (request: HttpClientRequest.HttpClientRequest) => request,
         onSome: (password) => HttpClientRequest.basicAuth("opencode", Redacted.value(password))
@@ -138,6 +142,7 @@ export const makeRequester = (settings: ConnectionSettings, base: HttpClient.Htt
     ))
   )
   const passwordSent = Option.isSome(settings.password)
+  const directory = Option.getOrUndefined(settings.directory)
   const target = (method: string, path: string) => ({ method, url: `${settings.url}${path}` })
 
   // After a first failure: 40 ms (jittered), then exponential, each wait at most 1 s; in all
@@ -196,10 +201,11 @@ export const makeRequester = (settings: ConnectionSettings, base: HttpClient.Htt
 
   const run = <A>(spec: Spec<A>): Effect.Effect<A, OpenCodeError> => {
     const request = target(spec.method, spec.path)
+    const urlParams = directory === undefined ? spec.urlParams : { directory, ...spec.urlParams }
     let http = HttpClientRequest.make(spec.method)(request.url, {
       acceptJson: true,
       headers: authorization,
-      ...(spec.urlParams ? { urlParams: spec.urlParams } : {})
+      ...(urlParams ? { urlParams } : {})
     })
     if (spec.body !== undefined) http = HttpClientRequest.bodyText(http, JSON.stringify(spec.body), "application/json")
     const timeout = spec.timeout ?? settings.requestTimeout
