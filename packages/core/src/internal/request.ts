@@ -13,6 +13,7 @@ import * as ParseResult from "effect/ParseResult"
 import * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
+import * as SchemaAST from "effect/SchemaAST"
 import type { ConnectionSettings } from "../OpenCodeConnection.js"
 import {
   BadRequest,
@@ -166,7 +167,17 @@ export const makeRequester = (settings: ConnectionSettings, base: HttpClient.Htt
   const decoderFor = <A>(schema: Schema.Schema<A, any>): (input: unknown) => Either.Either<A, ParseResult.ParseError> => {
     let decode = decoders.get(schema)
     if (decode === undefined) {
-      decode = Schema.decodeUnknownEither(schema, wireParseOptions)
+      const full = Schema.decodeUnknownEither(schema, wireParseOptions)
+      if (SchemaAST.typeAST(schema.ast) === schema.ast) {
+        // A schema with no transformation anywhere decodes a valid input to an equal value, and
+        // keeping excess properties (wireParseOptions) makes that value the input itself. So a
+        // check (`Schema.is`, about 4x faster than a decode that keeps excess properties) is
+        // enough; a full decode runs only to explain a failure.
+        const valid = Schema.is(schema)
+        decode = (input) => (valid(input) ? Either.right(input as A) : full(input))
+      } else {
+        decode = full
+      }
       decoders.set(schema, decode)
     }
     return decode
