@@ -1,6 +1,6 @@
 import { NodeContext, NodeHttpClient } from "@effect/platform-node"
 import { OpenCodeClient, OpenCodeServer } from "@plue/core"
-import * as TestServer from "@plue/core/testing/TestServer"
+import * as TestServer from "@plue/testing/TestServer"
 import { assert, layer } from "@effect/vitest"
 import { Effect, Layer, Redacted } from "effect"
 import { type ChildProcess, spawn } from "node:child_process"
@@ -8,7 +8,7 @@ import { mkdtempSync, readdirSync, readFileSync } from "node:fs"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 
-const BIN = fileURLToPath(new URL("../dist/src/bin.js", import.meta.url))
+const BIN = fileURLToPath(new URL("../dist/bin.js", import.meta.url))
 const Live = TestServer.layer().pipe(Layer.provideMerge(Layer.mergeAll(NodeContext.layer, NodeHttpClient.layerUndici)))
 
 interface Run {

@@ -10,7 +10,7 @@ import { SessionCache } from "../src/SessionCache.js"
 import { type Delivery, SessionEvents } from "../src/SessionEvents.js"
 import { SessionManager } from "../src/SessionManager.js"
 import { SessionSync } from "../src/SessionSync.js"
-import { makeSandbox } from "../src/testing/TestServer.js"
+import { makeSandbox } from "@plue/testing/TestServer"
 
 const Platform = Layer.mergeAll(NodeContext.layer, NodeHttpClient.layerUndici)
 

@@ -11,8 +11,8 @@ import * as SessionCache from "../src/SessionCache.js"
 import { type Delivery, SessionEvents } from "../src/SessionEvents.js"
 import { SessionManager } from "../src/SessionManager.js"
 import * as SessionSync from "../src/SessionSync.js"
-import * as StubLlm from "../src/testing/StubLlm.js"
-import * as TestServer from "../src/testing/TestServer.js"
+import * as StubLlm from "@plue/testing/StubLlm"
+import * as TestServer from "@plue/testing/TestServer"
 
 // The stub model answers as fast as it can, each chunk numbered, so the order of what OpenCode
 // streams out can be checked: the chunks of one answer must arrive as "0 1 2 ... ".

@@ -8,8 +8,8 @@ import * as OpenCodeServer from "../src/OpenCodeServer.js"
 import * as Plue from "../src/Plue.js"
 import { SessionEvents } from "../src/SessionEvents.js"
 import { SessionManager } from "../src/SessionManager.js"
-import * as StubLlm from "../src/testing/StubLlm.js"
-import * as TestServer from "../src/testing/TestServer.js"
+import * as StubLlm from "@plue/testing/StubLlm"
+import * as TestServer from "@plue/testing/TestServer"
 
 // A real OpenCode server whose model is the stub: 40 chunks, 100 ms apart, so a run lasts ~4 s.
 const Stub = StubLlm.layer({ pace: "100 millis", chunks: 40 }).pipe(

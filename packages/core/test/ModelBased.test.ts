@@ -6,7 +6,7 @@ import * as Plue from "../src/Plue.js"
 import { type Handle, SessionManager } from "../src/SessionManager.js"
 import { SessionSync } from "../src/SessionSync.js"
 import * as ShareService from "../src/ShareService.js"
-import * as TestServer from "../src/testing/TestServer.js"
+import * as TestServer from "@plue/testing/TestServer"
 
 // A real server sharing through plue's share service (in memory here), so share and unshare work.
 class ShareUrl extends Context.Tag("test/ShareUrl")<ShareUrl, string>() {}

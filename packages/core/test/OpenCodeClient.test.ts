@@ -6,7 +6,7 @@ import { join } from "node:path"
 import * as OpenCodeClient from "../src/OpenCodeClient.js"
 import * as OpenCodeConnection from "../src/OpenCodeConnection.js"
 import * as OpenCodeServer from "../src/OpenCodeServer.js"
-import * as TestServer from "../src/testing/TestServer.js"
+import * as TestServer from "@plue/testing/TestServer"
 
 const Platform = Layer.mergeAll(NodeContext.layer, NodeHttpClient.layerUndici)
 const Live = TestServer.layer().pipe(Layer.provideMerge(Platform))

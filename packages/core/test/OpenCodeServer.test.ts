@@ -9,7 +9,7 @@ import * as OpenCodeServer from "../src/OpenCodeServer.js"
 import * as Plue from "../src/Plue.js"
 import { SessionManager } from "../src/SessionManager.js"
 import { SessionSync } from "../src/SessionSync.js"
-import { makeSandbox } from "../src/testing/TestServer.js"
+import { makeSandbox } from "@plue/testing/TestServer"
 
 const Platform = Layer.mergeAll(NodeContext.layer, NodeHttpClient.layerUndici)
 

@@ -8,7 +8,7 @@ import { SessionCache } from "../src/SessionCache.js"
 import { type Delivery, SessionEvents } from "../src/SessionEvents.js"
 import { SessionManager } from "../src/SessionManager.js"
 import { SessionSync } from "../src/SessionSync.js"
-import * as TestServer from "../src/testing/TestServer.js"
+import * as TestServer from "@plue/testing/TestServer"
 
 const Platform = Layer.mergeAll(NodeContext.layer, NodeHttpClient.layerUndici)
 const Live = Plue.layerWith({ events: { capacity: 64 } }).pipe(

@@ -10,7 +10,7 @@ import * as OpenCodeClient from "../src/OpenCodeClient.js"
 import * as Plue from "../src/Plue.js"
 import { SessionManager } from "../src/SessionManager.js"
 import * as ShareService from "../src/ShareService.js"
-import * as TestServer from "../src/testing/TestServer.js"
+import * as TestServer from "@plue/testing/TestServer"
 
 const Platform = Layer.mergeAll(NodeContext.layer, NodeHttpClient.layerUndici)
 const dataDir = mkdtempSync(join(tmpdir(), "plue-shares-"))

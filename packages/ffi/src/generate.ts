@@ -8,12 +8,12 @@ import { generateReference } from "./Reference.js"
 
 /** Where the committed header lives. */
 export const headerPath = fileURLToPath(
-  new URL(import.meta.url.includes("/dist/") ? "../../include/plue.h" : "../include/plue.h", import.meta.url)
+  new URL("../include/plue.h", import.meta.url)
 )
 
 /** Where the generated C API reference lives. */
 export const referencePath = fileURLToPath(
-  new URL(import.meta.url.includes("/dist/") ? "../../../../docs/c-api.md" : "../../../docs/c-api.md", import.meta.url)
+  new URL("../../../docs/c-api.md", import.meta.url)
 )
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

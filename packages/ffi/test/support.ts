@@ -8,7 +8,7 @@ import { fileURLToPath } from "node:url"
 
 export const includeDir = fileURLToPath(new URL("../include", import.meta.url))
 export const cSource = (name: string) => fileURLToPath(new URL(`./c/${name}`, import.meta.url))
-export const cliBin = fileURLToPath(new URL("../../cli/dist/src/bin.js", import.meta.url))
+export const cliBin = fileURLToPath(new URL("../../cli/dist/bin.js", import.meta.url))
 
 export const strictFlags = ["-Wall", "-Wextra", "-Werror", "-pedantic"]
 

@@ -5,11 +5,11 @@
  */
 import { NodeContext, NodeHttpClient } from "@effect/platform-node"
 import { OpenCodeClient, OpenCodeConnection, OpenCodeServer, Plue, SessionCache, SessionEvents, SessionManager, SessionSync } from "@plue/core"
-import { bridgeBench } from "@plue/core/bench/bridge"
-import { clientBench, overheadBench } from "@plue/core/bench/client"
-import { loadBench } from "@plue/core/bench/load"
-import { table } from "@plue/core/bench/measure"
-import { makeSandbox } from "@plue/core/testing/TestServer"
+import { bridgeBench } from "./bridge.js"
+import { clientBench, overheadBench } from "./client.js"
+import { loadBench } from "./load.js"
+import { table } from "./measure.js"
+import { makeSandbox } from "@plue/testing/TestServer"
 import { Context, Effect, Layer } from "effect"
 import koffi from "koffi"
 import { execFileSync } from "node:child_process"
@@ -17,14 +17,14 @@ import { mkdtempSync, readFileSync } from "node:fs"
 import { cpus, tmpdir, totalmem } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
-import * as Host from "../src/Host.js"
+import * as Host from "@plue/ffi/Host"
 
 const args = new Set(process.argv.slice(2))
 const quick = args.has("--quick")
 
 const compile = (): string => {
-  const source = fileURLToPath(new URL(import.meta.url.includes("/dist/") ? "../../bench/bench.c" : "./bench.c", import.meta.url))
-  const include = fileURLToPath(new URL(import.meta.url.includes("/dist/") ? "../../include" : "../include", import.meta.url))
+  const source = fileURLToPath(new URL("../c/bench.c", import.meta.url))
+  const include = fileURLToPath(new URL("../../ffi/include", import.meta.url))
   const out = join(mkdtempSync(join(tmpdir(), "plue-bench-")), "bench.so")
   execFileSync("cc", ["-std=c11", "-O2", "-fPIC", "-shared", `-I${include}`, "-o", out, source, "-lpthread"])
   return out

@@ -12,9 +12,9 @@ import type * as HttpClient from "@effect/platform/HttpClient"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as OpenCodeClient from "../OpenCodeClient.js"
-import type * as OpenCodeConnection from "../OpenCodeConnection.js"
-import * as OpenCodeServer from "../OpenCodeServer.js"
+import * as OpenCodeClient from "@plue/core/OpenCodeClient"
+import type * as OpenCodeConnection from "@plue/core/OpenCodeConnection"
+import * as OpenCodeServer from "@plue/core/OpenCodeServer"
 
 /**
  * The folders of a test server.
@@ -35,7 +35,7 @@ export interface Sandbox {
  *
  * @since 0.1.0
  */
-export class TestSandbox extends Context.Tag("@plue/core/testing/TestSandbox")<TestSandbox, Sandbox>() {}
+export class TestSandbox extends Context.Tag("@plue/testing/TestSandbox")<TestSandbox, Sandbox>() {}
 
 /**
  * Makes a scoped sandbox: temp folders and a git repository with one commit.

@@ -3,10 +3,10 @@
  * change made by another client to the event reaching a subscriber.
  */
 import { Effect, Redacted, Stream } from "effect"
-import type * as OpenCodeServer from "../src/OpenCodeServer.js"
-import type * as SessionEvents from "../src/SessionEvents.js"
-import type * as SessionManager from "../src/SessionManager.js"
-import type * as OpenCodeClient from "../src/OpenCodeClient.js"
+import type * as OpenCodeServer from "@plue/core/OpenCodeServer"
+import type * as SessionEvents from "@plue/core/SessionEvents"
+import type * as SessionManager from "@plue/core/SessionManager"
+import type * as OpenCodeClient from "@plue/core/OpenCodeClient"
 import { type Figure, measure, type Stats, summarize } from "./measure.js"
 
 export interface BridgeFigures {

@@ -7,9 +7,9 @@ import { createOpencodeClient } from "@opencode-ai/sdk/v2/client"
 import { Effect, Redacted } from "effect"
 import { createServer, type Server } from "node:http"
 import type { AddressInfo } from "node:net"
-import * as OpenCodeClient from "../src/OpenCodeClient.js"
-import * as OpenCodeConnection from "../src/OpenCodeConnection.js"
-import type * as OpenCodeServer from "../src/OpenCodeServer.js"
+import * as OpenCodeClient from "@plue/core/OpenCodeClient"
+import * as OpenCodeConnection from "@plue/core/OpenCodeConnection"
+import type * as OpenCodeServer from "@plue/core/OpenCodeServer"
 import { type Figure, measure, type Op } from "./measure.js"
 
 /**

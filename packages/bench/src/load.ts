@@ -4,12 +4,12 @@
  * handle open/destroy cycles.
  */
 import { Effect, Redacted } from "effect"
-import * as OpenCodeClient from "../src/OpenCodeClient.js"
-import type * as OpenCodeServer from "../src/OpenCodeServer.js"
-import * as SessionCache from "../src/SessionCache.js"
-import * as SessionEvents from "../src/SessionEvents.js"
-import type * as SessionManager from "../src/SessionManager.js"
-import type * as SessionSync from "../src/SessionSync.js"
+import * as OpenCodeClient from "@plue/core/OpenCodeClient"
+import type * as OpenCodeServer from "@plue/core/OpenCodeServer"
+import * as SessionCache from "@plue/core/SessionCache"
+import * as SessionEvents from "@plue/core/SessionEvents"
+import type * as SessionManager from "@plue/core/SessionManager"
+import type * as SessionSync from "@plue/core/SessionSync"
 import { type Figure, measure } from "./measure.js"
 
 export interface LoadFigures {
