@@ -10,8 +10,10 @@ import type * as CommandExecutor from "@effect/platform/CommandExecutor"
 import type { PlatformError } from "@effect/platform/Error"
 import type { ServeError } from "@effect/platform/HttpServerError"
 import type * as HttpClient from "@effect/platform/HttpClient"
-import { NodeHttpServer } from "@effect/platform-node"
-import { OpenCodeClient, OpenCodeConnection, OpenCodeServer, ShareService } from "@plue/core"
+import * as OpenCodeClient from "@plue/core/OpenCodeClient"
+import * as OpenCodeConnection from "@plue/core/OpenCodeConnection"
+import type * as OpenCodeServer from "@plue/core/OpenCodeServer"
+import type * as ShareService from "@plue/core/ShareService"
 import * as Context from "effect/Context"
 import { createServer } from "node:http"
 import { homedir } from "node:os"
@@ -79,6 +81,22 @@ export interface ConnectionOptions {
   readonly directory: Option.Option<string>
 }
 
+// What only some commands need is loaded when they run, so `plue --help` and `plue --version`
+// start fast: the HTTP client (undici), the share service and its HTTP server, the managed
+// server, the session bridge.
+const loadShareService = Effect.promise(() => import("@plue/core/ShareService"))
+const loadHttpServer = Effect.promise(() => import("@effect/platform-node/NodeHttpServer"))
+const loadServer = Effect.promise(() => import("@plue/core/OpenCodeServer"))
+
+/**
+ * The HTTP client every connection uses (undici), loaded when a command first connects.
+ *
+ * @since 0.1.0
+ */
+export const httpClient: Layer.Layer<HttpClient.HttpClient> = Layer.unwrapEffect(
+  Effect.map(Effect.promise(() => import("@effect/platform-node/NodeHttpClient")), (m) => m.layerUndici)
+)
+
 /**
  * Shows a spinner on stderr (one line when stderr is not a terminal) while `effect` runs.
  *
@@ -117,10 +135,11 @@ export const shareDirectory = (): string =>
 export const embeddedShareService = (
   options: ShareService.Options = {}
 ): Layer.Layer<ShareService.ShareService | EmbeddedShareUrl, PlatformError | ServeError> =>
-  Layer.scoped(EmbeddedShareUrl, ShareService.serve).pipe(
-    Layer.provideMerge(ShareService.layerDisk(shareDirectory(), options)),
-    Layer.provide(NodeHttpServer.layer(createServer, { port: 0, host: "127.0.0.1" }))
-  )
+  Layer.unwrapEffect(Effect.map(Effect.all([loadShareService, loadHttpServer]), ([ShareService, NodeHttpServer]) =>
+    Layer.scoped(EmbeddedShareUrl, ShareService.serve).pipe(
+      Layer.provideMerge(ShareService.layerDisk(shareDirectory(), options)),
+      Layer.provide(NodeHttpServer.layer(createServer, { port: 0, host: "127.0.0.1" }))
+    )))
 
 /**
  * The base URL of the embedded share service.
@@ -139,6 +158,14 @@ export class EmbeddedShareUrl extends Context.Tag("@plue/cli/EmbeddedShareUrl")<
 export const connection = (
   options: ConnectionOptions
 ): Layer.Layer<
+  OpenCodeConnection.OpenCodeConnection | ShareService.ShareService | HttpClient.HttpClient,
+  OpenCodeServer.ServerStartError | PlatformError | ServeError,
+  CommandExecutor.CommandExecutor
+> => Layer.provideMerge(connectionTo(options), httpClient)
+
+const connectionTo = (
+  options: ConnectionOptions
+): Layer.Layer<
   OpenCodeConnection.OpenCodeConnection | ShareService.ShareService,
   OpenCodeServer.ServerStartError | PlatformError | ServeError,
   CommandExecutor.CommandExecutor | HttpClient.HttpClient
@@ -152,15 +179,18 @@ export const connection = (
           directory: Option.getOrUndefined(Option.map(options.directory, (d) => resolve(d)))
         }),
         // Not ours: nothing to hand over; an in-memory service no one calls keeps types simple.
-        ShareService.layerMemory()
+        Layer.unwrapEffect(Effect.map(loadShareService, (ShareService) => ShareService.layerMemory()))
       ),
     onNone: () => {
       const share = process.env.PLUE_SHARE_URL
-        ? Layer.merge(Layer.succeed(EmbeddedShareUrl, process.env.PLUE_SHARE_URL), ShareService.layerMemory())
+        ? Layer.merge(
+          Layer.succeed(EmbeddedShareUrl, process.env.PLUE_SHARE_URL),
+          Layer.unwrapEffect(Effect.map(loadShareService, (ShareService) => ShareService.layerMemory()))
+        )
         : embeddedShareService()
       return Layer.scoped(
         OpenCodeConnection.OpenCodeConnection,
-        Effect.flatMap(EmbeddedShareUrl, (shareUrl) =>
+        Effect.flatMap(Effect.zip(EmbeddedShareUrl, loadServer), ([shareUrl, OpenCodeServer]) =>
           withProgress(
             "starting a local OpenCode server",
             OpenCodeServer.supervise({
@@ -180,7 +210,21 @@ export const connection = (
 export const layer = (
   options: ConnectionOptions
 ): Layer.Layer<
-  OpenCodeClient.OpenCodeClient | OpenCodeConnection.OpenCodeConnection | ShareService.ShareService,
+  OpenCodeClient.OpenCodeClient | OpenCodeConnection.OpenCodeConnection | ShareService.ShareService | HttpClient.HttpClient,
   OpenCodeServer.ServerStartError | PlatformError | ServeError,
-  CommandExecutor.CommandExecutor | HttpClient.HttpClient
+  CommandExecutor.CommandExecutor
 > => OpenCodeClient.layer.pipe(Layer.provideMerge(connection(options)))
+
+/**
+ * The whole session bridge (`Plue.layer`) for a command, loaded when the command runs.
+ *
+ * @since 0.1.0
+ */
+export const bridge = (options: ConnectionOptions) =>
+  Layer.unwrapEffect(
+    Effect.map(
+      Effect.promise(() => import("@plue/core/Plue")),
+      (Plue) => Plue.layerWith().pipe(Layer.provide(connection(options)))
+    )
+  )
+

@@ -1,9 +1,9 @@
 #!/usr/bin/env node
-import { NodeContext, NodeHttpClient, NodeRuntime } from "@effect/platform-node"
+import * as NodeContext from "@effect/platform-node/NodeContext"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import * as Layer from "effect/Layer"
 import { describe, ExitCode } from "./Errors.js"
 import { run } from "./main.js"
 
@@ -17,7 +17,7 @@ const main = run(process.argv).pipe(
       code = exit
     })
   ),
-  Effect.provide(Layer.mergeAll(NodeContext.layer, NodeHttpClient.layerUndici))
+  Effect.provide(NodeContext.layer)
 )
 
 NodeRuntime.runMain(main, {

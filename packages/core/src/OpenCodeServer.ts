@@ -20,7 +20,7 @@ import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import { findExecutable, pdeathsigAvailable, resolveOpencodeBinary } from "./internal/binary.js"
+import { findExecutable, OPENCODE_VERSION, pdeathsigAvailable, resolveOpencodeBinary } from "./internal/binary.js"
 import { OutputTail } from "./internal/outputTail.js"
 import { makeRequester } from "./internal/request.js"
 import * as OpenCodeConnection from "./OpenCodeConnection.js"
@@ -43,7 +43,11 @@ export class ServerStartError extends Schema.TaggedError<ServerStartError>("@plu
 ) {
   override get message(): string {
     const hint = {
-      BinaryNotFound: "install the pinned opencode-ai package (npm ci) or set PLUE_OPENCODE_BIN",
+      // opencode-ai is optional (a program that connects to an existing server does not need
+      // it): say how to get it.
+      BinaryNotFound:
+        `a managed server needs the OpenCode server: install it with \`npm install opencode-ai@${OPENCODE_VERSION}\` ` +
+        "(or set PLUE_OPENCODE_BIN to an opencode binary), or connect to a running server instead",
       SpawnFailed: "check that the binary is executable",
       ExitedEarly: "its output above says why",
       StartTimeout: "the machine may be overloaded; try again or raise the start timeout"

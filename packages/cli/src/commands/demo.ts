@@ -4,7 +4,7 @@
  * @since 0.1.0
  */
 import * as Command from "@effect/cli/Command"
-import { OpenCodeClient } from "@plue/core"
+import * as OpenCodeClient from "@plue/core/OpenCodeClient"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Connection from "../Connection.js"

@@ -6,10 +6,7 @@
 import * as Args from "@effect/cli/Args"
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
-import { Plue, SessionSync } from "@plue/core"
-import { Host } from "@plue/ffi"
 import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
 import { resolve } from "node:path"
 import * as Connection from "../Connection.js"
 
@@ -42,6 +39,9 @@ export const host = Command.make("host", {
   args: Args.text({ name: "ARGS" }).pipe(Args.repeated, Args.withDescription("Arguments passed on to plue_host_main"))
 }, (o) =>
   Effect.gen(function*() {
+    // Loaded here, not at start-up: koffi and the bridge are this command's alone.
+    const SessionSync = yield* Effect.promise(() => import("@plue/core/SessionSync"))
+    const Host = yield* Effect.promise(() => import("@plue/ffi/Host"))
     const sync = yield* SessionSync.SessionSync
     yield* sync.awaitConnected
     const { status, leaks } = yield* Host.run(resolve(o.library), o.args).pipe(
@@ -54,7 +54,7 @@ export const host = Command.make("host", {
     return yield* Effect.fail(new HostExit(status))
   }).pipe(
     Effect.scoped,
-    Effect.provide(Plue.layerWith().pipe(Layer.provide(Connection.connection(o))))
+    Effect.provide(Connection.bridge(o))
   )).pipe(
     Command.withDescription(
       "Run a C host library: binds the plue C API into LIB, calls its plue_host_main(argc, argv) off the\n" +

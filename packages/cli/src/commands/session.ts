@@ -6,7 +6,9 @@
 import * as Args from "@effect/cli/Args"
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
-import { Identifier, OpenCodeClient, type OpenCodeSchema, ShareService } from "@plue/core"
+import * as Identifier from "@plue/core/Identifier"
+import * as OpenCodeClient from "@plue/core/OpenCodeClient"
+import type * as OpenCodeSchema from "@plue/core/OpenCodeSchema"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
@@ -146,6 +148,7 @@ const share = Command.make("share", { ...Connection.options, id: sessionId, json
   validId(o.id, (id) =>
     Effect.gen(function*() {
       const result = yield* withClient(o, Effect.gen(function*() {
+        const ShareService = yield* Effect.promise(() => import("@plue/core/ShareService"))
         const session = yield* (yield* OpenCodeClient.OpenCodeClient).share(id)
         const grant = (yield* ShareService.ShareService).takeGrant(id)
         return { session, grant }

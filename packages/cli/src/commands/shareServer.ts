@@ -5,8 +5,6 @@
  */
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
-import { NodeHttpServer } from "@effect/platform-node"
-import { ShareService } from "@plue/core"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -31,6 +29,8 @@ export const shareServer = Command.make("share-server", {
   )
 }, (o) =>
   Effect.gen(function*() {
+    const ShareService = yield* Effect.promise(() => import("@plue/core/ShareService"))
+    const NodeHttpServer = yield* Effect.promise(() => import("@effect/platform-node/NodeHttpServer"))
     const ttl = o.ttl === "never" ? "never" as const : Duration.decodeUnknown(o.ttl)
     if (ttl !== "never" && Option.isNone(ttl)) return yield* Effect.fail(new Error(`--ttl: not a duration: ${o.ttl}`))
     const directory = Option.getOrElse(o.data, Connection.shareDirectory)

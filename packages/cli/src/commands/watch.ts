@@ -5,10 +5,9 @@
  */
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
-import { Plue, SessionEvents, SessionSync } from "@plue/core"
+import type { SessionEvents } from "@plue/core"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
 import * as Connection from "../Connection.js"
 import { localTime, sanitize } from "../Output.js"
@@ -44,6 +43,8 @@ export const watch = Command.make("watch", {
   json: Options.boolean("json").pipe(Options.withDescription("One JSON object per line"))
 }, (o) =>
   Effect.gen(function*() {
+    const SessionEvents = yield* Effect.promise(() => import("@plue/core/SessionEvents"))
+    const SessionSync = yield* Effect.promise(() => import("@plue/core/SessionSync"))
     const events = yield* SessionEvents.SessionEvents
     const sync = yield* SessionSync.SessionSync
     const stream = yield* events.subscribe
@@ -56,7 +57,7 @@ export const watch = Command.make("watch", {
       Console.log(o.json ? JSON.stringify(event) : `${localTime(Date.now())}  ${describe(event)}`))
   }).pipe(
     Effect.scoped,
-    Effect.provide(Plue.layerWith().pipe(Layer.provide(Connection.connection(o))))
+    Effect.provide(Connection.bridge(o))
   )).pipe(
     Command.withDescription(
       "Follow session events live (from this and every other client) until Ctrl-C\n\nExamples:\n  plue watch\n  plue watch --json | jq .session.title"

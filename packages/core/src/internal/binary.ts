@@ -5,6 +5,12 @@ import { delimiter, dirname, join } from "node:path"
 const require = createRequire(import.meta.url)
 
 /**
+ * The OpenCode release plue is tested with: `opencode-ai` is an optional peer dependency of
+ * @plue/core and @plue/cli (only a managed server needs it), pinned to this version.
+ */
+export const OPENCODE_VERSION = "1.18.33"
+
+/**
  * The pinned OpenCode binary: `PLUE_OPENCODE_BIN` when set, else the native binary of the
  * `opencode-ai` package (its postinstall links it to `bin/opencode.exe`), else the platform
  * package itself, else `opencode` on the PATH. The native binary is run directly, never through
