@@ -9,6 +9,7 @@ import { bridgeBench } from "./bridge.js"
 import { clientBench, overheadBench } from "./client.js"
 import { loadBench } from "./load.js"
 import { table } from "./measure.js"
+import { startupBench, startupTable } from "./startup.js"
 import { makeSandbox } from "@plue/testing/TestServer"
 import { Context, Effect, Layer } from "effect"
 import koffi from "koffi"
@@ -36,7 +37,26 @@ interface CFigures {
   readonly getInfo: { readonly p50: number; readonly p99: number; readonly threads8PerSecond: number }
 }
 
+const machine = {
+  node: process.version,
+  cpus: `${cpus().length} x ${cpus()[0]?.model ?? "?"}`,
+  memory: `${(totalmem() / 2 ** 30).toFixed(1)} GiB`
+}
+
+const startupHeading = "CLI start, CPU time (user + system) of the whole process (baseline: node -e 0)"
+
+/** `--startup`: only the CLI start figures. */
+const startupOnly = Effect.sync(() => {
+  const startup = startupBench(quick ? 7 : 21)
+  if (args.has("--json")) return console.log(JSON.stringify({ machine, startup }, null, 2))
+  console.log(`plue benchmark: ${machine.node}, ${machine.cpus}, ${machine.memory}\n`)
+  console.log(startupHeading)
+  console.log(startupTable(startup))
+})
+
 const program = Effect.gen(function*() {
+  // First, while nothing else of the benchmark runs.
+  const startup = startupBench(quick ? 7 : 21)
   const box = yield* makeSandbox
   const server = yield* OpenCodeServer.start({ cwd: box.project, env: box.env })
   const connection = OpenCodeConnection.layer({ url: server.url, password: server.password })
@@ -81,18 +101,15 @@ const program = Effect.gen(function*() {
     return JSON.parse(readFileSync(report, "utf8")) as CFigures
   })).pipe(Effect.provide(context))
 
-  const machine = {
-    node: process.version,
-    cpus: `${cpus().length} x ${cpus()[0]?.model ?? "?"}`,
-    memory: `${(totalmem() / 2 ** 30).toFixed(1)} GiB`
-  }
   if (args.has("--json")) {
-    console.log(JSON.stringify({ machine, client: clientFigures, clientOverhead: overhead, bridge, c, load }, null, 2))
+    console.log(JSON.stringify({ machine, startup, client: clientFigures, clientOverhead: overhead, bridge, c, load }, null, 2))
     return
   }
   const f = bridge.freshness
   console.log(`plue benchmark: ${machine.node}, ${machine.cpus}, ${machine.memory}\n`)
-  console.log("OpenCode client, per call (baseline: raw fetch)")
+  console.log(startupHeading)
+  console.log(startupTable(startup))
+  console.log("\nOpenCode client, per call (baseline: raw fetch)")
   console.log(table(clientFigures))
   console.log("\nClient overhead alone, against a loopback stub answering at once (baseline: raw fetch)")
   console.log(table([overhead]))
@@ -121,7 +138,7 @@ const program = Effect.gen(function*() {
   )
 })
 
-program.pipe(
+;(args.has("--startup") ? startupOnly : program).pipe(
   Effect.scoped,
   Effect.provide(Layer.mergeAll(NodeContext.layer, NodeHttpClient.layerUndici)),
   Effect.runPromise

@@ -4,7 +4,8 @@
 //
 // Start-up time is mostly V8 compiling the bundle, so the bundle is compiled with V8's code
 // cache (what Node 22's module.enableCompileCache does, done by hand for Node 20): the first run
-// writes the cache under the system's temporary folder, later runs reuse it. V8 rejects a cache
+// writes the cache under the system's temporary folder (one per bundle, Node and node flags),
+// later runs reuse it. V8 rejects a cache
 // made for another source or another V8, and the cache is then written afresh.
 // PLUE_COMPILE_CACHE=0 turns it off.
 import { createHash } from "node:crypto"
@@ -29,7 +30,7 @@ try {
 
 const useCache = process.env.PLUE_COMPILE_CACHE !== "0"
 const { mtimeMs, size } = statSync(bundle)
-const key = createHash("sha256").update(`${bundle}\0${size}\0${mtimeMs}\0${process.version}\0${process.arch}`).digest("hex")
+const key = createHash("sha256").update(`${bundle}\0${size}\0${mtimeMs}\0${process.version}\0${process.arch}\0${process.execArgv.join(" ")}`).digest("hex")
 const cacheFile = join(tmpdir(), "plue-compile-cache", `${key.slice(0, 32)}.bin`)
 
 let cachedData
