@@ -92,6 +92,8 @@ describe("OpenCodeServer (managed)", () => {
       const error = yield* Effect.flip(Effect.scoped(OpenCodeServer.start({ binary: "/nonexistent/opencode" })))
       assert.strictEqual(error.reason, "BinaryNotFound")
       assert.include(error.message, "/nonexistent/opencode")
+      // opencode-ai is optional: the error says how to install it.
+      assert.include(error.message, "npm install opencode-ai@1.18.33")
     }).pipe(Effect.provide(Platform)))
 
   it.live("an early exit fails with ExitedEarly and quotes what the server printed", () =>
