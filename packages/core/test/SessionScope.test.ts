@@ -134,7 +134,7 @@ layer(Live, { timeout: 240_000, excludeTestServices: true })("sessions, scope, o
       yield* sync.reconcile
       assert.deepStrictEqual(seen.filter(about(foreign.id)).map((e) => e._tag).filter((t) => t === "Deleted"), ["Deleted"])
       assert.strictEqual((yield* Effect.flip(sessions.info(handle)))._tag, "SessionDeleted")
-    }))
+    }), { timeout: 180_000 })
 
   it.scoped("SessionManager.list is in the server's order (newest update first), not the cache's insertion order", () =>
     Effect.gen(function*() {
@@ -166,7 +166,7 @@ layer(Live, { timeout: 240_000, excludeTestServices: true })("sessions, scope, o
           return JSON.stringify(mine) === JSON.stringify(theirs)
         }), 30)
       assert.isTrue(last.length >= made.length)
-    }))
+    }), { timeout: 180_000 })
 
   it.scoped("initialize through SessionManager runs a whole turn on the (stub) model and ends idle", () =>
     Effect.gen(function*() {
@@ -183,7 +183,7 @@ layer(Live, { timeout: 240_000, excludeTestServices: true })("sessions, scope, o
         return statuses.includes("busy") && statuses[statuses.length - 1] === "idle"
       })
       assert.strictEqual((yield* sessions.info(handle)).id, id)
-    }))
+    }), { timeout: 180_000 })
 
   it.scoped("Aborted and Error reach a subscriber", () =>
     Effect.gen(function*() {
@@ -202,7 +202,7 @@ layer(Live, { timeout: 240_000, excludeTestServices: true })("sessions, scope, o
       const error = seen.find((e) => e._tag === "Error" && e.sessionId === id)
       assert.strictEqual((error as { error: { name?: string } }).error.name, "APIError")
       assert.isAbove((yield* stub.stats).refused, refusedBefore)
-    }))
+    }), { timeout: 180_000 })
 
   it.scoped("on connect nothing that existed is announced; watch starts with one Snapshot, then only real changes", () =>
     Effect.gen(function*() {
@@ -253,5 +253,5 @@ layer(Live, { timeout: 240_000, excludeTestServices: true })("sessions, scope, o
         watched.some((e) => (e as Delivery)._tag === "Created" && (e as { session: { id: string } }).session.id === born.id))
       assert.strictEqual(watched.filter((e) => (e as Delivery)._tag === "Created").length, 1)
       assert.strictEqual(watched.filter((e) => (e as { _tag: string })._tag === "Snapshot").length, 1)
-    }))
+    }), { timeout: 180_000 })
 })
