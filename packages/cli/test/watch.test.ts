@@ -13,7 +13,7 @@ const REFUSE = "plue-cli-stub-refuse"
 const Stub = StubLlm.layer({ refuse: REFUSE }).pipe(
   Layer.provide(NodeHttpServer.layer(createServer, { port: 0, host: "127.0.0.1" }))
 )
-const Live = Layer.unwrapEffect(Effect.map(StubLlm.StubLlm, (stub) => TestServer.layer({ config: stub.opencodeConfig }))).pipe(
+const Live = Layer.unwrapEffect(Effect.map(StubLlm.StubLlm, (stub) => TestServer.layer({ config: stub.opencodeConfig, connection: { requestTimeout: "60 seconds" } }))).pipe(
   Layer.provideMerge(Stub),
   Layer.provideMerge(Layer.mergeAll(NodeContext.layer, NodeHttpClient.layerUndici))
 )
@@ -35,13 +35,13 @@ const plue = (args: ReadonlyArray<string>) =>
   })
 
 /** Waits (ceiling `seconds`) until `done` holds. */
-const until = (what: string, done: () => boolean, seconds = 60) =>
+const until = (what: string, done: () => boolean, seconds = 60, seen: () => string = () => "") =>
   Effect.gen(function*() {
     for (let i = 0; i < seconds * 20; i++) {
       if (done()) return
       yield* Effect.sleep("50 millis")
     }
-    assert.fail(`timed out after ${seconds} s waiting for ${what}`)
+    assert.fail(`timed out after ${seconds} s waiting for ${what}; seen: ${seen()}`)
   })
 
 const lines = (text: string) => text.split("\n").filter((l) => l.length > 0)
@@ -63,7 +63,7 @@ layer(Live, { timeout: 180_000, excludeTestServices: true })("plue watch and plu
       const events = () => lines(out.stdout).slice(1).map((l) => JSON.parse(l) as { _tag: string; session?: { id: string }; sessionId?: string; error?: { name?: string } })
       yield* until("Created and Error for the new session", () =>
         events().some((e) => e._tag === "Created" && e.session?.id === born.id) &&
-        events().some((e) => e._tag === "Error" && e.sessionId === born.id))
+        events().some((e) => e._tag === "Error" && e.sessionId === born.id), 90, () => out.stdout.slice(-3000) + out.stderr)
       assert.strictEqual(events().find((e) => e._tag === "Error")!.error!.name, "APIError")
       assert.isFalse(events().some((e) => e._tag === "Created" && e.session?.id === old.id), "an old session is not announced as created")
       assert.strictEqual(lines(out.stdout).filter((l) => l.includes('"Snapshot"')).length, 1)
