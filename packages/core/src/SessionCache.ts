@@ -36,8 +36,14 @@ export interface Service {
   readonly get: (sessionId: string) => Effect.Effect<Session, OpenCodeError | SessionDeleted>
   /** The session when its entry is fresh; none when a read would need the server. No HTTP. */
   readonly fresh: (sessionId: SessionId) => Effect.Effect<Option.Option<Session>>
-  /** Every session: from the cache when it mirrors the server, else listed from the server. */
+  /**
+   * Every session, newest `time.updated` first, in the server's own order (equal times keep the
+   * order of the server's last listing): from the cache when it mirrors the server, else listed
+   * from the server.
+   */
   readonly list: Effect.Effect<ReadonlyArray<Session>, OpenCodeError>
+  /** Every cached session, in `list`'s order, as it is now. No HTTP. */
+  readonly peekAll: () => ReadonlyArray<Session>
   /** Whether the session is known to be deleted. */
   readonly isDeleted: (sessionId: string) => boolean
   /** Takes in a server view of a session, publishing what changed. */
@@ -52,7 +58,12 @@ export interface Service {
   readonly descendants: (sessionId: SessionId) => ReadonlyArray<SessionId>
   /** Takes in a deletion (and of the known descendants first); returns how many went. */
   readonly remove: (sessionId: SessionId, origin: Origin, session?: Session) => Effect.Effect<number>
-  /** Takes in the complete list: what appeared, changed or vanished is published as such. */
+  /**
+   * Takes in a complete listing: what appeared or changed is published as such. A cached session
+   * the listing lacks is asked for by id (the listing covers one project; a session opened by id
+   * may belong to another): it is deleted only when the server answers 404. The first listing
+   * taken in is the baseline: what it holds existed already and is not announced as `Created`.
+   */
   readonly reconcile: (sessions: ReadonlyArray<Session>) => Effect.Effect<void>
   /** Takes in a status; publishes it when it differs from the last one. */
   readonly status: (sessionId: SessionId, status: SessionStatus) => Effect.Effect<void>
@@ -102,7 +113,18 @@ export interface Options {
 interface Entry {
   session: Session
   confirmedAt: number
+  /** Position in the server's last listing that held it: orders equal `time.updated`. */
+  rank: number
+  /**
+   * Whether the event stream follows it: it was in a listing or came through the stream. A
+   * session of another project is neither; it is served for at most the TTL, then read again.
+   */
+  followed: boolean
 }
+
+/** The server's order: newest `time.updated` first; equal times as the server last listed them. */
+const byServerOrder = (a: Entry, b: Entry): number =>
+  b.session.time.updated - a.session.time.updated || a.rank - b.rank || (a.session.id < b.session.id ? -1 : a.session.id > b.session.id ? 1 : 0)
 
 const sameValue = (a: unknown, b: unknown): boolean => a === b || JSON.stringify(a) === JSON.stringify(b)
 
@@ -147,6 +169,9 @@ export const make = (
     const statuses = new Map<SessionId, string>()
     const inflight = new Map<SessionId, Deferred.Deferred<Session, OpenCodeError | SessionDeleted>>()
     let coherent = false
+    // Until the first listing is taken in, what a listing holds existed before we looked.
+    let baselined = false
+    let ranks = 0
     const listeners = new Set<(change: CacheChange) => void>()
     const notify = (change: CacheChange) => {
       for (const listener of listeners) listener(change)
@@ -170,7 +195,7 @@ export const make = (
     const sameWrite = (a: Session, b: Session) => a.title === b.title && a.share?.url === b.share?.url
 
     /** The change itself, synchronous so that the event is published in the same step. */
-    const apply = (session: Session, origin: Origin, now: number): void => {
+    const apply = (session: Session, origin: Origin, now: number, announce = true): void => {
       if (tombstones.has(session.id)) return
       if (origin !== "local") {
         const pending = awaitingEcho.get(session.id)
@@ -181,11 +206,12 @@ export const make = (
       }
       const entry = entries.get(session.id)
       if (entry === undefined) {
-        entries.set(session.id, { session, confirmedAt: now })
+        entries.set(session.id, { session, confirmedAt: now, rank: Number.MAX_SAFE_INTEGER, followed: origin !== "reconcile" })
         notify({ _tag: "Upsert", session })
-        events.unsafePublish({ _tag: "Created", session, origin })
+        if (announce) events.unsafePublish({ _tag: "Created", session, origin })
         return
       }
+      if (origin === "remote") entry.followed = true
       // Out of order or repeated: an older view never overwrites a newer one. A title change
       // keeps `time.updated`, so equal times are taken in (the stream is ordered).
       if (session.time.updated < entry.session.time.updated) return
@@ -245,7 +271,7 @@ export const make = (
         Effect.flatMap(Clock.currentTimeMillis, (now) => {
           if (tombstones.has(sessionId)) return Effect.fail(new SessionDeleted({ sessionId }))
           const entry = entries.get(sessionId)
-          if (entry !== undefined && (coherent || now - entry.confirmedAt < ttl)) return Effect.succeed(entry.session)
+          if (entry !== undefined && current(entry, now)) return Effect.succeed(entry.session)
           const pending = inflight.get(sessionId)
           if (pending !== undefined) return Deferred.await(pending)
           // The first miss fetches for every concurrent reader; the fetch completes even if
@@ -265,29 +291,70 @@ export const make = (
           )
         }))
 
-    const reconcileNow = (sessions: ReadonlyArray<Session>, now: number): void => {
+    /** Applies a listing; returns the cached sessions it lacks, for `reconcile` to ask after. */
+    const reconcileNow = (sessions: ReadonlyArray<Session>, now: number): Array<SessionId> => {
+      const announce = baselined
+      baselined = true
       const seen = new Set<string>()
-      for (const session of sessions) {
+      const base = ranks
+      ranks += sessions.length
+      sessions.forEach((session, index) => {
         seen.add(session.id)
-        apply(session, "reconcile", now)
-      }
-      for (const id of [...entries.keys()]) if (!seen.has(id)) removeOne(id, "reconcile", now)
+        apply(session, "reconcile", now, announce)
+        const entry = entries.get(session.id)
+        if (entry !== undefined) {
+          entry.rank = base + index
+          entry.followed = true
+        }
+      })
+      return [...entries.keys()].filter((id) => !seen.has(id))
     }
+
+    /**
+     * A cached session a listing lacks was deleted, or is outside the listing's scope (another
+     * project directory). Only the server's 404 on its own id says it was deleted; otherwise it
+     * is taken in as it is now, and stays outside what the stream follows.
+     */
+    const checkMissing = (missing: ReadonlyArray<SessionId>): Effect.Effect<void> =>
+      Effect.forEach(missing, (sessionId) =>
+        client.get(sessionId).pipe(
+          Effect.flatMap((session) =>
+            Effect.flatMap(Clock.currentTimeMillis, (now) =>
+              Effect.sync(() => {
+                apply(session, "reconcile", now)
+                const entry = entries.get(sessionId)
+                if (entry !== undefined) {
+                  entry.followed = false
+                  entry.confirmedAt = now
+                }
+              }))),
+          Effect.catchTag("SessionNotFound", () =>
+            Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.sync(() => void removeOne(sessionId, "reconcile", now)))),
+          // Not known either way (the server is unreachable...): the entry stays as it was.
+          Effect.ignore
+        ), { concurrency: 8, discard: true })
+
+    const takeListing = (sessions: ReadonlyArray<Session>) =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.suspend(() => checkMissing(reconcileNow(sessions, now))))
+
+    /** Served without HTTP: the stream follows it and is live, or it was confirmed within the TTL. */
+    const current = (entry: Entry, now: number) => (coherent && entry.followed) || now - entry.confirmedAt < ttl
+
+    const ordered = () => Array.from(entries.values()).sort(byServerOrder).map((entry) => entry.session)
 
     const service: Service = {
       peek: (sessionId) => Option.map(Option.fromNullable(entries.get(sessionId)), (entry) => entry.session),
       fresh: (sessionId) =>
         Effect.map(Clock.currentTimeMillis, (now) => {
           const entry = entries.get(sessionId)
-          return entry !== undefined && (coherent || now - entry.confirmedAt < ttl) ? Option.some(entry.session) : Option.none()
+          return entry !== undefined && current(entry, now) ? Option.some(entry.session) : Option.none()
         }),
       get,
       list: Effect.suspend(() => {
-        if (coherent) return Effect.succeed(Array.from(entries.values(), (entry) => entry.session))
-        return client.list().pipe(
-          Effect.tap((sessions) => Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.sync(() => reconcileNow(sessions, now))))
-        )
+        if (coherent) return Effect.succeed(ordered().filter((session) => entries.get(session.id)!.followed))
+        return Effect.tap(client.list(), takeListing)
       }),
+      peekAll: ordered,
       isDeleted,
       descendants: (sessionId) => descendants(sessionId),
       observe: (session, origin) => Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.sync(() => apply(session, origin, now))),
@@ -304,7 +371,7 @@ export const make = (
           })),
       remove: (sessionId, origin, session) =>
         Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.sync(() => removeNow(sessionId, origin, now, session))),
-      reconcile: (sessions) => Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.sync(() => reconcileNow(sessions, now))),
+      reconcile: takeListing,
       status: (sessionId, status) =>
         Effect.sync(() => {
           // A session never seen busy is idle: no event for that.

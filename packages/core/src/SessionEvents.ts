@@ -128,6 +128,19 @@ export const Delivery = Schema.Union(SessionEvent, Lagged)
  */
 export type Delivery = typeof Delivery.Type
 
+/**
+ * The sessions at one instant: what a watcher starts from, before the events that follow it.
+ * Not a change, so never published: `SessionSync.watch` delivers it first, once.
+ *
+ * @since 0.1.0
+ */
+export const Snapshot = Schema.TaggedStruct("Snapshot", { sessions: Schema.Array(Session) })
+
+/**
+ * @since 0.1.0
+ */
+export type Snapshot = typeof Snapshot.Type
+
 interface Envelope {
   readonly seq: number
   readonly event: SessionEvent
@@ -143,6 +156,12 @@ export interface Service {
   readonly unsafePublish: (event: SessionEvent) => void
   /** Subscribes now (events published after this returns are delivered) for the scope's life. */
   readonly subscribe: Effect.Effect<Stream.Stream<Delivery>, never, Scope.Scope>
+  /**
+   * Subscribes and calls `read` at one instant: the stream carries exactly the events published
+   * after `read` ran, so a state read there and the stream's events neither overlap nor leave a
+   * gap. For the scope's life.
+   */
+  readonly subscribeWith: <A>(read: () => A) => Effect.Effect<readonly [A, Stream.Stream<Delivery>], never, Scope.Scope>
   /** A stream that subscribes when it is run. */
   readonly stream: Stream.Stream<Delivery>
   /** Events published so far. */
@@ -178,18 +197,25 @@ export const make = (options: Options = {}): Effect.Effect<Service, never, Scope
       PubSub.shutdown
     )
     let seq = 0
-    const subscribe = Effect.gen(function*() {
-      const queue = yield* PubSub.subscribe(pubsub)
-      let expected = seq + 1
-      return Stream.fromQueue(queue).pipe(
-        Stream.mapConcat((envelope): ReadonlyArray<Delivery> => {
-          const missed = envelope.seq - expected
-          expected = envelope.seq + 1
-          return missed > 0 ? [{ _tag: "Lagged", missed }, envelope.event] : [envelope.event]
-        }),
-        Stream.ensuring(Queue.shutdown(queue))
-      )
-    })
+    const subscribeWith = <A>(read: () => A) =>
+      Effect.gen(function*() {
+        const queue = yield* PubSub.subscribe(pubsub)
+        // Events published between the subscription and this step are already in the queue
+        // and, having happened before `read`, are dropped: they are part of what it read.
+        const [value, after] = yield* Effect.sync(() => [read(), seq] as const)
+        let expected = after + 1
+        const stream = Stream.fromQueue(queue).pipe(
+          Stream.filter((envelope) => envelope.seq > after),
+          Stream.mapConcat((envelope): ReadonlyArray<Delivery> => {
+            const missed = envelope.seq - expected
+            expected = envelope.seq + 1
+            return missed > 0 ? [{ _tag: "Lagged", missed }, envelope.event] : [envelope.event]
+          }),
+          Stream.ensuring(Queue.shutdown(queue))
+        )
+        return [value, stream] as const
+      })
+    const subscribe = Effect.map(subscribeWith(() => undefined), ([, stream]) => stream)
     return {
       unsafePublish: (event) => {
         // A sliding PubSub never suspends a publisher, so this completes synchronously: the
@@ -197,6 +223,7 @@ export const make = (options: Options = {}): Effect.Effect<Service, never, Scope
         Effect.runSync(PubSub.publish(pubsub, { seq: ++seq, event }))
       },
       subscribe,
+      subscribeWith,
       stream: Stream.unwrapScoped(subscribe),
       published: Effect.sync(() => seq)
     } satisfies Service

@@ -20,7 +20,7 @@ import * as OpenCodeClient from "./OpenCodeClient.js"
 import type { OpenCodeError } from "./OpenCodeError.js"
 import type { OpenCodeEvent } from "./OpenCodeSchema.js"
 import { SessionCache } from "./SessionCache.js"
-import { SessionEvents } from "./SessionEvents.js"
+import { type Delivery, SessionEvents, type Snapshot } from "./SessionEvents.js"
 
 /**
  * What the sync fiber is doing.
@@ -54,6 +54,12 @@ export interface Service {
    * list was in flight.
    */
   readonly reconcile: Effect.Effect<void, OpenCodeError>
+  /**
+   * What a watcher wants: once connected and reconciled, one `Snapshot` of every session then
+   * known (newest update first), then every event after that instant, none missed and none
+   * repeated. Sessions that existed before are in the snapshot, never announced as `Created`.
+   */
+  readonly watch: Stream.Stream<Snapshot | Delivery>
 }
 
 /**
@@ -184,15 +190,22 @@ export const make = (
     yield* Effect.addFinalizer(() => cache.setCoherent(false))
     yield* Effect.forkScoped(followForever)
 
+    const awaitConnected = state.changes.pipe(
+      Stream.filter((s) => s.status === "connected"),
+      Stream.take(1),
+      Stream.runDrain
+    )
     return {
       state: SubscriptionRef.get(state),
       changes: state.changes,
-      awaitConnected: state.changes.pipe(
-        Stream.filter((s) => s.status === "connected"),
-        Stream.take(1),
-        Stream.runDrain
-      ),
-      reconcile: inTurn(reconcile)
+      awaitConnected,
+      reconcile: inTurn(reconcile),
+      watch: Stream.unwrapScoped(Effect.gen(function*() {
+        yield* awaitConnected
+        const [sessions, after] = yield* events.subscribeWith(cache.peekAll)
+        const first: Snapshot = { _tag: "Snapshot", sessions }
+        return Stream.concat(Stream.succeed<Snapshot | Delivery>(first), after)
+      }))
     } satisfies Service
   })
 

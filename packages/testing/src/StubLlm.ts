@@ -28,6 +28,11 @@ export interface Options {
   readonly chunks?: number | undefined
   /** The text of each chunk, or of chunk `index` (from 0) when a function. Default `"stub "`. */
   readonly text?: string | ((index: number) => string) | undefined
+  /**
+   * A request whose body contains this text is refused with a 400 (an OpenAI-style error that
+   * OpenCode does not retry): the run fails and OpenCode reports a `session.error`.
+   */
+  readonly refuse?: string | undefined
 }
 
 /**
@@ -40,6 +45,8 @@ export interface Stats {
   readonly streaming: number
   readonly completed: number
   readonly cut: number
+  /** Requests refused (see `Options.refuse`). */
+  readonly refused: number
 }
 
 /**
@@ -88,13 +95,20 @@ export const layer = (options: Options = {}): Layer.Layer<StubLlm, never, HttpSe
       const chunks = options.chunks ?? 2
       const textOption = options.text ?? "stub "
       const text = typeof textOption === "string" ? () => textOption : textOption
-      const counts = { requests: 0, streaming: 0, completed: 0, cut: 0 }
+      const counts = { requests: 0, streaming: 0, completed: 0, cut: 0, refused: 0 }
       let next = 0
 
       const completions = Effect.gen(function*() {
         counts.requests++
         const request = yield* HttpServerRequest.HttpServerRequest
         const body = yield* Effect.orElseSucceed(request.json, () => ({}))
+        if (options.refuse !== undefined && JSON.stringify(body).includes(options.refuse)) {
+          counts.refused++
+          return HttpServerResponse.unsafeJson(
+            { error: { message: "the stub model refuses this prompt", type: "invalid_request_error", code: "stub_refused" } },
+            { status: 400 }
+          )
+        }
         const stream = typeof body === "object" && body !== null && (body as { stream?: unknown }).stream === true
         const id = `chatcmpl-${++next}`
         if (!stream) {

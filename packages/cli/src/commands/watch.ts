@@ -12,8 +12,13 @@ import * as Stream from "effect/Stream"
 import * as Connection from "../Connection.js"
 import { localTime, sanitize } from "../Output.js"
 
-const describe = (event: SessionEvents.Delivery): string => {
+const describe = (event: SessionEvents.Delivery | SessionEvents.Snapshot): string => {
   switch (event._tag) {
+    case "Snapshot":
+      return [
+        `snapshot  ${event.sessions.length} session${event.sessions.length === 1 ? "" : "s"} at connect, newest update first`,
+        ...event.sessions.map((session) => `          ${session.id}  ${sanitize(session.title)}`)
+      ].join("\n")
     case "Created":
       return `created   ${event.session.id}  ${sanitize(event.session.title)}`
     case "Updated":
@@ -43,23 +48,21 @@ export const watch = Command.make("watch", {
   json: Options.boolean("json").pipe(Options.withDescription("One JSON object per line"))
 }, (o) =>
   Effect.gen(function*() {
-    const SessionEvents = yield* Effect.promise(() => import("@plue/core/SessionEvents"))
     const SessionSync = yield* Effect.promise(() => import("@plue/core/SessionSync"))
-    const events = yield* SessionEvents.SessionEvents
     const sync = yield* SessionSync.SessionSync
-    const stream = yield* events.subscribe
     // Connection state goes to stderr, so stdout stays a clean event log.
     yield* Effect.forkScoped(sync.changes.pipe(
       Stream.changesWith((a, b) => a.status === b.status),
       Stream.runForEach((state) => Effect.sync(() => process.stderr.write(`plue: ${state.status}\n`)))
     ))
-    yield* Stream.runForEach(stream, (event) =>
+    // The sessions at connect as one snapshot, then only real changes.
+    yield* Stream.runForEach(sync.watch, (event) =>
       Console.log(o.json ? JSON.stringify(event) : `${localTime(Date.now())}  ${describe(event)}`))
   }).pipe(
     Effect.scoped,
     Effect.provide(Connection.bridge(o))
   )).pipe(
     Command.withDescription(
-      "Follow session events live (from this and every other client) until Ctrl-C\n\nExamples:\n  plue watch\n  plue watch --json | jq .session.title"
+      "Print the sessions at connect (one snapshot), then follow session events live (from this and every other client) until Ctrl-C\n\nExamples:\n  plue watch\n  plue watch --json | jq .session.title"
     )
   )
