@@ -18,7 +18,7 @@ const Live = TestServer.layer().pipe(Layer.provideMerge(Platform.layer))
  * quiet machine and several seconds on a saturated one. A test's timeout is its number of runs
  * times this.
  */
-const perRun = 20_000
+const perRun = 30_000
 
 /** Starts the built CLI; the test's scope ends it if it is still running then. */
 const start = (args: ReadonlyArray<string>, env: Record<string, string>, cwd?: string) =>
