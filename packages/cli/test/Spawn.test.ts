@@ -45,7 +45,7 @@ describe("scoped children", () => {
       return yield* Effect.never
     }).pipe(Effect.scoped, Effect.provide(Platform.layer)), 3_000)
 
-  it.live("the children of the two tests above are gone", () =>
+  it.live("the children of the three tests above are gone", () =>
     Effect.gen(function*() {
       assert.strictEqual(started.length, 3, "all three children had started")
       for (const pid of started) yield* Spawn.gone(pid, { timeout: "10 seconds" })

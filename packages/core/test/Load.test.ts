@@ -123,7 +123,7 @@ layer(Live, { timeout: 120_000, excludeTestServices: true })("load against the r
       // And the cache equals the server.
       const cache = yield* SessionCache.SessionCache
       assert.deepStrictEqual(fingerprint(yield* cache.list), fingerprint(yield* client.list()))
-    }), { timeout: 180_000 })
+    }), { timeout: 360_000 })
 
   it.scoped("10,000 sessions: each created by another client reaches the cache once; list, reconcile and the cache agree with the server", () =>
     Effect.gen(function*() {
@@ -198,5 +198,5 @@ layer(Live, { timeout: 120_000, excludeTestServices: true })("load against the r
       assert.deepStrictEqual(fingerprint(yield* cache.list), fingerprint(after))
       yield* sync.reconcile
       assert.deepStrictEqual(fingerprint(yield* cache.list), fingerprint(after))
-    }), { timeout: 240_000 })
+    }), { timeout: 480_000 })
 })

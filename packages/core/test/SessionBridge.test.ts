@@ -190,7 +190,7 @@ layer(Live, { timeout: 180_000, excludeTestServices: true })("the session bridge
         server.map((s) => `${s.id} ${s.title}`).sort()
       )
       yield* Effect.forEach(handles, sessions.destroy, { discard: true })
-    }))
+    }), { timeout: 180_000 })
 
   it.effect("50 fibers doing mixed operations on shared sessions: no crash, no stale read", () =>
     Effect.gen(function*() {
@@ -233,7 +233,7 @@ layer(Live, { timeout: 180_000, excludeTestServices: true })("the session bridge
         yield* sessions.destroy(h)
       }
       assert.deepStrictEqual(yield* sessions.handles, [], "every handle was destroyed")
-    }), { timeout: 120_000 })
+    }), { timeout: 180_000 })
 
   it.effect("a slow subscriber is told it lagged, never given a silent gap", () =>
     Effect.scoped(Effect.gen(function*() {

@@ -34,7 +34,7 @@ describe("SessionSync", () => {
 
       const context = yield* Layer.build(
         Plue.layerWith({ sync: { backoff: "50 millis", maxBackoff: "400 millis" } }).pipe(
-          Layer.provide(OpenCodeConnection.layer({ url, password, requestTimeout: "3 seconds" }))
+          Layer.provide(OpenCodeConnection.layer({ url, password, requestTimeout: "10 seconds" }))
         )
       )
       const sessions = Context.get(context, SessionManager)
