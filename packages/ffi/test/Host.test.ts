@@ -1,5 +1,5 @@
 import { NodeHttpServer } from "@effect/platform-node"
-import { OpenCodeServer, Plue, SessionManager, SessionSync } from "@plue/core"
+import { OpenCodeServer, Plue, SessionSync } from "@plue/core"
 import * as OtherClient from "@plue/testing/OtherClient"
 import * as Platform from "@plue/testing/Platform"
 import * as Spawn from "@plue/testing/Spawn"
@@ -66,7 +66,7 @@ layer(Live, { timeout: 180_000, excludeTestServices: true })("the C API against 
       assert.strictEqual(status, 0, report)
       assert.strictEqual(leaks.strings, 0)
       assert.deepStrictEqual(leaks.handles, [])
-    }), { timeout: 180_000 })
+    }), { timeout: 360_000 })
 
   it.effect("events reach a C callback in order; plue calls from inside the callback work", () =>
     Effect.gen(function*() {
@@ -88,7 +88,7 @@ layer(Live, { timeout: 180_000, excludeTestServices: true })("the C API against 
       assert.strictEqual(status, 0, report)
       yield* Wait.until("the model's stream to be cut", Effect.map(stub.stats, (s) => s.cut > before.cut))
       assert.isAbove((yield* stub.stats).cut, before.cut, "the model's stream was cut")
-    }), { timeout: 120_000 })
+    }), { timeout: 240_000 })
 
   it.scoped("warm reads answered in C stay coherent: another client's rename and delete reach get_info", () =>
     Effect.gen(function*() {
@@ -129,14 +129,8 @@ layer(Live, { timeout: 180_000, excludeTestServices: true })("the C API against 
       const slots = freeCallbackSlots()
       // The host runs in a scope of its own: closing it unbinds the bridge under the C threads.
       yield* Effect.forkDaemon(Host.run(freshSuite(), ["shutdown", join(dir, "report.txt"), "stub", "slow-model", done]).pipe(Scope.extend(scope)))
-      // Bound, and the host's threads busy: their session carries the title they keep setting.
-      const sessions = yield* SessionManager.SessionManager
-      yield* Wait.until("the host's threads to be calling", Effect.gen(function*() {
-        const handles = yield* sessions.handles
-        if (handles.length === 0) return false
-        const info = yield* Effect.either(sessions.info(handles[0]!.handle))
-        return info._tag === "Right" && info.right.title === "hammer"
-      }))
+      // Bound, and the host's threads busy: the C side says so after 50 calls.
+      yield* Wait.until("the host's threads to be calling", () => existsSync(`${done}.busy`))
       assert.strictEqual(freeCallbackSlots(), slots - 1, "the bound bridge holds one koffi callback")
       yield* Scope.close(scope, Exit.void)
       assert.strictEqual(freeCallbackSlots(), slots, "its callback was released with the bridge")

@@ -329,6 +329,7 @@ static void coherence(const char *id_file) {
 
 /* ---- shutdown: threads keep calling until the bridge goes away under them ---- */
 static volatile long hammered = 0;
+static const char *busy_file = NULL;
 static void *hammer(void *arg) {
     plue_session_t s = (plue_session_t)arg;
     for (;;) {
@@ -336,7 +337,11 @@ static void *hammer(void *arg) {
         int code = plue_get_last_error_code();
         plue_free_json(json);
         if (plue_session_update_title(s, "hammer") == PLUE_ERR_NOT_BOUND || code == PLUE_ERR_NOT_BOUND) return NULL;
-        __sync_fetch_and_add(&hammered, 1);
+        /* Tell the test once the threads are busy: it unbinds the bridge only then. */
+        if (__sync_add_and_fetch(&hammered, 1) == 50 && busy_file != NULL) {
+            FILE *f = fopen(busy_file, "w");
+            if (f != NULL) fclose(f);
+        }
     }
 }
 
@@ -345,6 +350,9 @@ static void shutdown_mode(const char *done_file) {
     int i;
     FILE *f;
     plue_session_t s = plue_session_create(NULL);
+    static char busy[4096];
+    snprintf(busy, sizeof busy, "%s.busy", done_file);
+    busy_file = busy;
     CHECK(s != NULL, "create");
     for (i = 0; i < 4; i++) pthread_create(&t[i], NULL, hammer, s);
     for (i = 0; i < 4; i++) pthread_join(t[i], NULL);
@@ -464,6 +472,7 @@ static void reset(void) {
     busy_seen = aborted = idle_after_abort = 0;
     memset(init_id, 0, sizeof init_id);
     hammered = 0;
+    busy_file = NULL;
     remote_next = remote_wrong = remote_deleted = 0;
 }
 
