@@ -129,7 +129,7 @@ describe("SessionCache and SessionSync under the TestClock", () => {
       assert.strictEqual((yield* cache.get(session.id)).title, "v2", "past the TTL: fetched again")
       const delivered = yield* seen.pipe(Stream.take(2), Stream.runCollect)
       assert.deepStrictEqual([...delivered].map((e) => e._tag), ["Created", "Updated"])
-    }).pipe(Effect.scoped)), { timeout: 60_000 })
+    }).pipe(Effect.scoped)), { timeout: 180_000 })
 
   it.live("concurrent misses for one session cost one request", () =>
     withServer(Effect.gen(function*() {
@@ -145,7 +145,7 @@ describe("SessionCache and SessionSync under the TestClock", () => {
       const reads = yield* Effect.forEach(Array.from({ length: 50 }, () => cache.get(session.id)), (read) => read, { concurrency: 50 })
       assert.isTrue(reads.every((s) => s.title === "popular"))
       assert.strictEqual(requests, 1)
-    }).pipe(Effect.scoped)), { timeout: 60_000 })
+    }).pipe(Effect.scoped)), { timeout: 180_000 })
 
   it.live("the safety-net reconcile runs every interval, and not before", () =>
     withServer(Effect.gen(function*() {
@@ -169,5 +169,5 @@ describe("SessionCache and SessionSync under the TestClock", () => {
         Stream.runDrain
       )
       assert.strictEqual(Option.getOrThrow((yield* sync.state).lastReconcile), first + 30_000)
-    }).pipe(Effect.scoped), { heartbeatTimeout: "1 hour" }), { timeout: 60_000 })
+    }).pipe(Effect.scoped), { heartbeatTimeout: "1 hour" }), { timeout: 180_000 })
 })
