@@ -119,7 +119,7 @@ describe("OpenCodeServer.layer supervision", () => {
       process.kill(firstPid, "SIGKILL")
       yield* Wait.until("the server to be restarted", Effect.map(server.restarts, (n) => n > 0))
       assert.strictEqual(yield* server.restarts, 1)
-      yield* sync.changes.pipe(Stream.filter((s) => s.status === "connected" && s.reconnects >= 1), Stream.take(1), Stream.runDrain, Effect.timeout("30 seconds"))
+      yield* sync.changes.pipe(Stream.filter((s) => s.status === "connected" && s.reconnects >= 1), Stream.take(1), Stream.runDrain, Effect.timeout(Wait.defaultCeiling))
       assert.notStrictEqual(server.pid, firstPid)
       assert.isTrue(alive(server.pid))
       assert.strictEqual((yield* sessions.updateTitle(handle, "after the crash")).title, "after the crash", "the same handle works")
