@@ -1,79 +1,52 @@
-import { NodeContext, NodeHttpClient } from "@effect/platform-node"
 import { OpenCodeClient, OpenCodeServer } from "@plue/core"
+import * as OtherClient from "@plue/testing/OtherClient"
+import * as Platform from "@plue/testing/Platform"
+import * as Spawn from "@plue/testing/Spawn"
 import * as TestServer from "@plue/testing/TestServer"
+import * as Wait from "@plue/testing/Wait"
 import { assert, layer } from "@effect/vitest"
 import { Effect, Layer, Redacted } from "effect"
-import { type ChildProcess, spawn } from "node:child_process"
-import { mkdtempSync, readdirSync, readFileSync } from "node:fs"
+import { mkdtempSync } from "node:fs"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 
 const BIN = fileURLToPath(new URL("../dist/bin.js", import.meta.url))
-const Live = TestServer.layer().pipe(Layer.provideMerge(Layer.mergeAll(NodeContext.layer, NodeHttpClient.layerUndici)))
+const Live = TestServer.layer().pipe(Layer.provideMerge(Platform.layer))
 
-interface Run {
-  readonly code: number | null
-  readonly stdout: string
-  readonly stderr: string
-}
+/**
+ * The time one CLI run may take: a cold start of node and the CLI costs well under a second on a
+ * quiet machine and several seconds on a saturated one. A test's timeout is its number of runs
+ * times this.
+ */
+const perRun = 30_000
 
-const start = (args: ReadonlyArray<string>, env: Record<string, string>, cwd?: string): ChildProcess =>
-  spawn(process.execPath, [BIN, ...args], {
-    cwd: cwd ?? process.cwd(),
-    env: { PATH: process.env.PATH ?? "", ...env },
-    stdio: ["ignore", "pipe", "pipe"]
-  })
+/** Starts the built CLI; the test's scope ends it if it is still running then. */
+const start = (args: ReadonlyArray<string>, env: Record<string, string>, cwd?: string) =>
+  Spawn.spawn(process.execPath, [BIN, ...args], { env, cwd: cwd ?? process.cwd() })
 
-const finish = (child: ChildProcess): Promise<Run> =>
-  new Promise((resolve) => {
-    let stdout = ""
-    let stderr = ""
-    child.stdout!.on("data", (d) => (stdout += d))
-    child.stderr!.on("data", (d) => (stderr += d))
-    child.on("close", (code) => resolve({ code, stdout, stderr }))
-  })
+/** Runs the built CLI to its end with `env`. */
+const finish = (args: ReadonlyArray<string>, env: Record<string, string>) => Spawn.run(process.execPath, [BIN, ...args], { env })
 
 /** Runs the built CLI against the test server. */
 const plue = (...args: Array<string>) =>
   Effect.gen(function*() {
     const server = yield* OpenCodeServer.OpenCodeServer
     const env = { OPENCODE_URL: server.url, OPENCODE_SERVER_PASSWORD: Redacted.value(server.password) }
-    return yield* Effect.promise(() => finish(start(args, env)))
+    return yield* finish(args, env)
   })
 
-const waitFor = (child: ChildProcess, stream: "stdout" | "stderr", pattern: RegExp) =>
-  new Promise<string>((resolve, reject) => {
-    let seen = ""
-    const timer = setTimeout(() => reject(new Error(`timed out waiting for ${pattern} in ${stream}: ${seen}`)), 30_000)
-    child[stream]!.on("data", (d) => {
-      seen += d
-      const match = pattern.exec(seen)
-      if (match) {
-        clearTimeout(timer)
-        resolve(match[0])
-      }
-    })
-  })
+const processesMentioning = Spawn.processesMentioning
 
-const processesMentioning = (needle: string): Array<number> =>
-  readdirSync("/proc").filter((d) => /^\d+$/.test(d)).flatMap((pid) => {
-    try {
-      return readFileSync(`/proc/${pid}/environ`, "latin1").includes(needle) ? [Number(pid)] : []
-    } catch {
-      return []
-    }
-  })
-
-/** The processes mentioning `needle`, other than `keep`, once they had up to 5 s to go. */
+/** The processes mentioning `needle`, other than `keep`, once they had up to 30 s to go. */
 const leftBehind = (needle: string, keep: ReadonlyArray<number>) =>
   Effect.gen(function*() {
     const others = () => processesMentioning(needle).filter((pid) => !keep.includes(pid))
-    for (let i = 0; i < 100 && others().length > 0; i++) yield* Effect.sleep("50 millis")
+    yield* Effect.ignore(Wait.until(`the processes mentioning ${needle} to end`, () => others().length === 0, { timeout: "30 seconds" }))
     return others()
   })
 
 layer(Live, { timeout: 180_000, excludeTestServices: true })("the plue CLI against a real server", (it) => {
-  it.effect("create, get, title, list, share, unshare, abort and delete, for people and as JSON", () =>
+  it.effect("create, title and get, for people and as JSON", () =>
     Effect.gen(function*() {
       const created = yield* plue("session", "create", "--title", "cli parent", "--json")
       assert.strictEqual(created.code, 0, created.stderr)
@@ -92,7 +65,13 @@ layer(Live, { timeout: 180_000, excludeTestServices: true })("the plue CLI again
       assert.match(got.stdout, /title +Grüße 日本 🚀/)
       const gotJson = JSON.parse((yield* plue("session", "get", parent.id, "--json")).stdout)
       assert.strictEqual(gotJson.id, parent.id)
+    }), { timeout: 5 * perRun })
 
+  it.effect("list for people (aligned, also with wide characters) and --roots as JSON", () =>
+    Effect.gen(function*() {
+      const client = yield* OpenCodeClient.OpenCodeClient
+      const parent = yield* client.create({ title: "Grüße 日本 🚀" })
+      yield* client.create({ parentID: parent.id, title: "a child" })
       const listed = yield* plue("session", "list")
       assert.strictEqual(listed.code, 0)
       const lines = listed.stdout.trim().split("\n")
@@ -109,7 +88,13 @@ layer(Live, { timeout: 180_000, excludeTestServices: true })("the plue CLI again
       const roots = JSON.parse((yield* plue("session", "list", "--roots", "--json")).stdout) as Array<{ id: string; parentID?: string }>
       assert.isTrue(roots.some((s) => s.id === parent.id))
       assert.isTrue(roots.every((s) => s.parentID === undefined))
+    }), { timeout: 2 * perRun })
 
+  it.effect("abort, share, unshare and delete", () =>
+    Effect.gen(function*() {
+      const client = yield* OpenCodeClient.OpenCodeClient
+      const parent = yield* client.create({ title: "cli parent" })
+      yield* client.create({ parentID: parent.id, title: "cli child" })
       const aborted = yield* plue("session", "abort", parent.id, "--json")
       assert.deepStrictEqual(JSON.parse(aborted.stdout), { aborted: parent.id })
 
@@ -126,7 +111,7 @@ layer(Live, { timeout: 180_000, excludeTestServices: true })("the plue CLI again
       assert.strictEqual(deleted.stdout, `deleted ${parent.id} and 1 child session\n`)
       const after = yield* plue("session", "get", parent.id)
       assert.strictEqual(after.code, 3)
-    }))
+    }), { timeout: 5 * perRun })
 
   it.effect("list shows every one of 300 sessions", () =>
     Effect.gen(function*() {
@@ -137,7 +122,7 @@ layer(Live, { timeout: 180_000, excludeTestServices: true })("the plue CLI again
       assert.strictEqual((JSON.parse(listed.stdout) as Array<unknown>).length, all.length)
       const text = yield* plue("session", "list")
       assert.include(text.stdout, `${all.length} sessions\n`)
-    }))
+    }), { timeout: 60_000 + 2 * perRun })
 
   it.effect("--directory lists the sessions another client made while working in that directory", () =>
     Effect.gen(function*() {
@@ -152,7 +137,7 @@ layer(Live, { timeout: 180_000, excludeTestServices: true })("the plue CLI again
       assert.isFalse((JSON.parse(here.stdout) as Array<{ id: string }>).some((s) => s.id === id))
       const got = yield* plue("session", "get", id)
       assert.strictEqual(got.code, 0, "a session is read by id whatever its directory")
-    }))
+    }), { timeout: 4 * perRun })
 
   it.effect("control characters in titles never reach the terminal raw", () =>
     Effect.gen(function*() {
@@ -165,11 +150,10 @@ layer(Live, { timeout: 180_000, excludeTestServices: true })("the plue CLI again
       assert.include(got.stdout, "evil\\u001b[2J\\u0007title\\u000anext\\u202e")
       const json = yield* plue("session", "get", session.id, "--json")
       assert.strictEqual(JSON.parse(json.stdout).title, "evil\u001b[2J\u0007title\nnext\u202e", "JSON keeps the real title, escaped")
-    }))
+    }), { timeout: 2 * perRun })
 
   it.effect("errors: one line, documented exit codes, bad ids never reach the server", () =>
     Effect.gen(function*() {
-      const server = yield* OpenCodeServer.OpenCodeServer
       const bad = yield* plue("session", "get", "../config")
       assert.strictEqual(bad.code, 2)
       assert.strictEqual(bad.stderr.trim().split("\n").length, 1)
@@ -183,14 +167,16 @@ layer(Live, { timeout: 180_000, excludeTestServices: true })("the plue CLI again
 
       const usage = yield* plue("session", "frobnicate")
       assert.strictEqual(usage.code, 2)
+    }), { timeout: 4 * perRun })
 
-      const unauthorized = yield* Effect.promise(() =>
-        finish(start(["session", "list"], { OPENCODE_URL: server.url, OPENCODE_SERVER_PASSWORD: "wrong" }))
-      )
+  it.effect("errors: a refused password, an unreachable server; --version and --help", () =>
+    Effect.gen(function*() {
+      const server = yield* OpenCodeServer.OpenCodeServer
+      const unauthorized = yield* finish(["session", "list"], { OPENCODE_URL: server.url, OPENCODE_SERVER_PASSWORD: "wrong" })
       assert.strictEqual(unauthorized.code, 4)
       assert.match(unauthorized.stderr, /password/)
 
-      const unreachable = yield* Effect.promise(() => finish(start(["session", "list", "--url", "http://127.0.0.1:9"], {})))
+      const unreachable = yield* finish(["session", "list", "--url", "http://127.0.0.1:9"], {})
       assert.strictEqual(unreachable.code, 5)
       assert.strictEqual(unreachable.stderr.trim().split("\n").length, 1)
 
@@ -198,59 +184,51 @@ layer(Live, { timeout: 180_000, excludeTestServices: true })("the plue CLI again
       assert.match(version.stdout, /0\.1\.0/)
       const help = yield* plue("session", "list", "--help")
       assert.include(help.stdout, "plue session list --roots --json")
-    }))
+    }), { timeout: 4 * perRun })
 
-  it.effect("watch --json sees a change made by another client; Ctrl-C ends it", () =>
+  it.scoped("watch --json sees a change made by another client; Ctrl-C ends it", () =>
     Effect.gen(function*() {
       const server = yield* OpenCodeServer.OpenCodeServer
       const client = yield* OpenCodeClient.OpenCodeClient
       const session = yield* client.create({ title: "watched" })
-      const child = start(["watch", "--json"], {
+      const child = yield* start(["watch", "--json"], {
         OPENCODE_URL: server.url,
         OPENCODE_SERVER_PASSWORD: Redacted.value(server.password)
       })
-      const done = finish(child)
-      yield* Effect.promise(() => waitFor(child, "stderr", /connected/))
-      const line = waitFor(child, "stdout", /.*"watched elsewhere".*\n/)
-      const auth = Buffer.from(`opencode:${Redacted.value(server.password)}`).toString("base64")
-      yield* Effect.promise(() =>
-        fetch(`${server.url}/session/${session.id}`, {
-          method: "PATCH",
-          headers: { authorization: `Basic ${auth}`, "content-type": "application/json" },
-          body: JSON.stringify({ title: "watched elsewhere" })
-        })
-      )
-      const event = JSON.parse(yield* Effect.promise(() => line))
+      yield* child.waitFor("stderr", /connected/)
+      yield* OtherClient.request("PATCH", `/session/${session.id}`, { title: "watched elsewhere" })
+      const event = JSON.parse(yield* child.waitFor("stdout", /.*"watched elsewhere".*\n/))
       assert.strictEqual(event._tag, "Updated")
       assert.strictEqual(event.session.id, session.id)
       assert.strictEqual(event.origin, "remote")
-      child.kill("SIGINT")
-      const result = yield* Effect.promise(() => done)
+      yield* child.signal("SIGINT")
+      const result = yield* child.result
       assert.strictEqual(result.code, 130)
-    }))
+    }), { timeout: 2 * perRun })
 
-  it.effect("Ctrl-C while the managed server starts, and during watch on it, leaves no process behind", () =>
+  it.scoped("Ctrl-C while the managed server starts, and during watch on it, leaves no process behind", () =>
     Effect.gen(function*() {
       const box = yield* TestServer.TestSandbox
       const env = { ...box.env, HOME: `${box.home}` }
-      // During start-up.
-      const early = start(["session", "list"], env, box.project)
-      const earlyDone = finish(early)
-      yield* Effect.promise(() => waitFor(early, "stderr", /starting a local OpenCode server/))
-      yield* Effect.sleep("300 millis")
-      early.kill("SIGINT")
-      const earlyResult = yield* Effect.promise(() => earlyDone)
-      assert.strictEqual(earlyResult.code, 130, earlyResult.stderr)
       // The test's own server is the only one that may mention the sandbox.
       const own = yield* Effect.map(OpenCodeServer.OpenCodeServer, (server) => [server.pid])
+      // During start-up: once the CLI has started its server process (it mentions the sandbox too).
+      const before = processesMentioning(box.home)
+      const early = yield* start(["session", "list"], env, box.project)
+      yield* early.waitFor("stderr", /starting a local OpenCode server/)
+      yield* Wait.until("the CLI's own OpenCode process", () =>
+        processesMentioning(box.home).some((pid) => pid !== early.pid && !before.includes(pid)))
+      yield* early.signal("SIGINT")
+      const earlyResult = yield* early.result
+      assert.strictEqual(earlyResult.code, 130, earlyResult.stderr)
       assert.deepStrictEqual(yield* leftBehind(box.home, own), [], "no opencode left after Ctrl-C during start-up")
-      const watcher = start(["watch"], env, box.project)
-      const watched = finish(watcher)
-      yield* Effect.promise(() => waitFor(watcher, "stderr", /connected/))
+      const watcher = yield* start(["watch"], env, box.project)
+      // It starts a server of its own first: on a saturated machine that may take minutes.
+      yield* watcher.waitFor("stderr", /connected/, { timeout: "3 minutes" })
       assert.isAbove(processesMentioning(box.home).length, own.length, "the watch started its own server")
-      watcher.kill("SIGINT")
-      const result = yield* Effect.promise(() => watched)
+      yield* watcher.signal("SIGINT")
+      const result = yield* watcher.result
       assert.strictEqual(result.code, 130)
       assert.deepStrictEqual(yield* leftBehind(box.home, own), [], "no opencode left behind")
-    }))
+    }), { timeout: 2 * perRun + 5 * 60_000 })
 })

@@ -1,15 +1,17 @@
-import { NodeContext, NodeHttpClient, NodeHttpServer } from "@effect/platform-node"
+import { NodeHttpServer } from "@effect/platform-node"
 import { assert, layer } from "@effect/vitest"
-import { Chunk, Effect, Fiber, Layer, Redacted, Stream } from "effect"
+import { Chunk, Effect, Fiber, Layer, Stream } from "effect"
 import { createServer } from "node:http"
 import * as Identifier from "../src/Identifier.js"
 import * as OpenCodeClient from "../src/OpenCodeClient.js"
-import * as OpenCodeServer from "../src/OpenCodeServer.js"
 import * as Plue from "../src/Plue.js"
 import { SessionEvents } from "../src/SessionEvents.js"
 import { SessionManager } from "../src/SessionManager.js"
 import * as StubLlm from "@plue/testing/StubLlm"
 import * as TestServer from "@plue/testing/TestServer"
+import * as OtherClient from "@plue/testing/OtherClient"
+import * as Platform from "@plue/testing/Platform"
+import * as Wait from "@plue/testing/Wait"
 
 // A real OpenCode server whose model is the stub: 40 chunks, 100 ms apart, so a run lasts ~4 s.
 const Stub = StubLlm.layer({ pace: "100 millis", chunks: 40 }).pipe(
@@ -18,7 +20,7 @@ const Stub = StubLlm.layer({ pace: "100 millis", chunks: 40 }).pipe(
 const Live = Plue.layerWith().pipe(
   Layer.provideMerge(Layer.unwrapEffect(Effect.map(StubLlm.StubLlm, (stub) => TestServer.layer({ config: stub.opencodeConfig })))),
   Layer.provideMerge(Stub),
-  Layer.provideMerge(Layer.mergeAll(NodeContext.layer, NodeHttpClient.layerUndici))
+  Layer.provideMerge(Platform.layer)
 )
 
 layer(Live, { timeout: 120_000, excludeTestServices: true })("OpenCodeClient with a (stub) model", (it) => {
@@ -29,18 +31,20 @@ layer(Live, { timeout: 120_000, excludeTestServices: true })("OpenCodeClient wit
       const session = yield* client.create({ title: "prompted" })
       const before = yield* stub.stats
 
+      let connected = false
       const statuses = yield* client.events.pipe(
+        Stream.tap((e) => Effect.sync(() => void (connected ||= e.type === "server.connected"))),
         Stream.filter((e) => e.type === "session.status" && e.properties.sessionID === session.id),
         Stream.map((e) => (e.type === "session.status" ? e.properties.status.type : "")),
         Stream.takeUntil((type) => type === "idle"),
         Stream.runCollect,
         Effect.fork
       )
-      yield* Effect.sleep("200 millis")
+      yield* Wait.until("the event stream to connect", () => connected)
       yield* client.promptAsync(session.id, { text: "hello", model: { providerID: stub.providerID, modelID: stub.modelID } })
 
-      // Wait until OpenCode is streaming from the model.
-      for (let i = 0; i < 100 && (yield* stub.stats).streaming === before.streaming; i++) yield* Effect.sleep("50 millis")
+      // Wait until OpenCode is streaming from the model (it may refresh its project copy first).
+      yield* Wait.until("the model to be called", Effect.map(stub.stats, (s) => s.streaming > before.streaming))
       assert.isAbove((yield* stub.stats).streaming, before.streaming, "the model was called")
       assert.strictEqual((yield* client.status)[session.id]?.type, "busy")
 
@@ -48,10 +52,10 @@ layer(Live, { timeout: 120_000, excludeTestServices: true })("OpenCodeClient wit
       const seen = Chunk.toReadonlyArray(yield* Fiber.join(statuses))
       assert.include(seen, "busy")
       assert.strictEqual(seen[seen.length - 1], "idle")
-      for (let i = 0; i < 40 && (yield* stub.stats).cut === before.cut; i++) yield* Effect.sleep("50 millis")
+      yield* Wait.until("the model's stream to be cut", Effect.map(stub.stats, (s) => s.cut > before.cut))
       assert.isAbove((yield* stub.stats).cut, before.cut, "the model's stream was cut off")
       assert.isUndefined((yield* client.status)[session.id])
-    }))
+    }), { timeout: 180_000 })
 
   it.effect("init runs a whole turn on the model with a generated ascending message id", () =>
     Effect.gen(function*() {
@@ -65,15 +69,11 @@ layer(Live, { timeout: 120_000, excludeTestServices: true })("OpenCodeClient wit
       assert.isAbove(after.completed, before.completed, "the model answered to the end")
       const end = Identifier.ascendingMessageId()
       // The server stored the turn's user message under the id the client generated.
-      const server = yield* OpenCodeServer.OpenCodeServer
-      const auth = Buffer.from(`opencode:${Redacted.value(server.password)}`).toString("base64")
-      const messages = (yield* Effect.promise(() =>
-        fetch(`${server.url}/session/${session.id}/message`, { headers: { authorization: `Basic ${auth}` } }).then((r) => r.json())
-      )) as Array<{ info: { id: string; role: string } }>
+      const messages = yield* OtherClient.request<Array<{ info: { id: string; role: string } }>>("GET", `/session/${session.id}/message`)
       const user = messages.filter((m) => m.info.role === "user").map((m) => m.info.id)
       assert.strictEqual(user.length, 1)
       assert.isTrue(start < user[0]! && user[0]! < end, `${start} < ${user[0]} < ${end}`)
-    }), { timeout: 60_000 })
+    }), { timeout: 180_000 })
 
   it.effect("abort from one fiber while another blocks in initialize: Aborted, the model is cut, the session goes idle", () =>
     Effect.gen(function*() {
@@ -91,19 +91,19 @@ layer(Live, { timeout: 120_000, excludeTestServices: true })("OpenCodeClient wit
       )
       const before = yield* stub.stats
       const init = yield* Effect.fork(sessions.initialize(handle, { providerID: stub.providerID, modelID: stub.modelID }))
-      for (let i = 0; i < 100 && (yield* stub.stats).streaming === before.streaming; i++) yield* Effect.sleep("50 millis")
+      yield* Wait.until("the model to be called", Effect.map(stub.stats, (s) => s.streaming > before.streaming))
       assert.isAbove((yield* stub.stats).streaming, before.streaming, "the model is streaming")
 
       yield* sessions.abort(handle)
       const error = yield* Effect.flip(Fiber.join(init))
       assert.strictEqual(error._tag, "Aborted")
-      const seen = Chunk.toReadonlyArray(yield* Fiber.join(statuses).pipe(Effect.timeout("20 seconds")))
+      const seen = Chunk.toReadonlyArray(yield* Fiber.join(statuses).pipe(Effect.timeout(Wait.defaultCeiling)))
       assert.include(seen, "busy")
       assert.strictEqual(seen[seen.length - 1], "idle")
-      for (let i = 0; i < 40 && (yield* stub.stats).cut === before.cut; i++) yield* Effect.sleep("50 millis")
+      yield* Wait.until("the model's stream to be cut", Effect.map(stub.stats, (s) => s.cut > before.cut))
       assert.isAbove((yield* stub.stats).cut, before.cut, "the model's stream was cut off")
       // The handle still works after an abort.
       assert.strictEqual((yield* sessions.info(handle)).id, id)
       yield* sessions.destroy(handle)
-    }), { timeout: 60_000 })
+    }), { timeout: 180_000 })
 })

@@ -1,4 +1,4 @@
-import { NodeContext, NodeHttpClient, NodeHttpServer } from "@effect/platform-node"
+import { NodeHttpServer } from "@effect/platform-node"
 import { assert, layer } from "@effect/vitest"
 import { Context, Effect, FastCheck as fc, Layer, Runtime } from "effect"
 import { createServer } from "node:http"
@@ -6,6 +6,7 @@ import * as Plue from "../src/Plue.js"
 import { type Handle, SessionManager } from "../src/SessionManager.js"
 import { SessionSync } from "../src/SessionSync.js"
 import * as ShareService from "../src/ShareService.js"
+import * as Platform from "@plue/testing/Platform"
 import * as TestServer from "@plue/testing/TestServer"
 
 // A real server sharing through plue's share service (in memory here), so share and unshare work.
@@ -17,7 +18,7 @@ const Shares = Layer.scoped(ShareUrl, ShareService.serve).pipe(
 const Live = Plue.layerWith().pipe(
   Layer.provideMerge(Layer.unwrapEffect(Effect.map(ShareUrl, (url) => TestServer.layer({ config: { enterprise: { url } } })))),
   Layer.provideMerge(Shares),
-  Layer.provideMerge(Layer.mergeAll(NodeContext.layer, NodeHttpClient.layerUndici))
+  Layer.provideMerge(Platform.layer)
 )
 
 /** What a random use does; indices pick among what exists at that point (modulo its size). */

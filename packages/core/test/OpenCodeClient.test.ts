@@ -1,15 +1,15 @@
-import { NodeContext, NodeHttpClient } from "@effect/platform-node"
 import { assert, layer } from "@effect/vitest"
 import { Chunk, Effect, Either, Fiber, Layer, Option, Redacted, Stream } from "effect"
 import { mkdtempSync } from "node:fs"
 import { join } from "node:path"
 import * as OpenCodeClient from "../src/OpenCodeClient.js"
 import * as OpenCodeConnection from "../src/OpenCodeConnection.js"
-import * as OpenCodeServer from "../src/OpenCodeServer.js"
+import * as OtherClient from "@plue/testing/OtherClient"
+import * as PlatformLayer from "@plue/testing/Platform"
 import * as TestServer from "@plue/testing/TestServer"
+import * as Wait from "@plue/testing/Wait"
 
-const Platform = Layer.mergeAll(NodeContext.layer, NodeHttpClient.layerUndici)
-const Live = TestServer.layer().pipe(Layer.provideMerge(Platform))
+const Live = TestServer.layer().pipe(Layer.provideMerge(PlatformLayer.layer))
 
 /** A second client for the same server, with other credentials or settings. */
 const otherClient = (patch: (settings: OpenCodeConnection.ConnectionSettings) => OpenCodeConnection.ConnectionSettings) =>
@@ -20,15 +20,8 @@ const otherClient = (patch: (settings: OpenCodeConnection.ConnectionSettings) =>
     )
   })
 
-const raw = (path: string, init: RequestInit = {}) =>
-  Effect.gen(function*() {
-    const server = yield* OpenCodeServer.OpenCodeServer
-    const auth = Buffer.from(`opencode:${Redacted.value(server.password)}`).toString("base64")
-    return yield* Effect.promise(() =>
-      fetch(`${server.url}${path}`, { ...init, headers: { authorization: `Basic ${auth}`, ...init.headers } })
-        .then((response) => response.json() as Promise<unknown>)
-    )
-  })
+const raw = (path: string, init: { method?: string; body?: unknown } = {}) =>
+  OtherClient.request<unknown>(init.method ?? "GET", path, init.body)
 
 layer(Live, { timeout: 120_000, excludeTestServices: true })("OpenCodeClient against a real server", (it) => {
   it.effect("health answers with the pinned version", () =>
@@ -85,16 +78,17 @@ layer(Live, { timeout: 120_000, excludeTestServices: true })("OpenCodeClient aga
       const client = yield* OpenCodeClient.OpenCodeClient
       const there = yield* otherClient((settings) => ({ ...settings, directory: Option.some(elsewhere) }))
       const seen: Array<string> = []
+      let connected = false
       yield* there.events.pipe(
+        Stream.tap((event) => Effect.sync(() => void (connected ||= event.type === "server.connected"))),
         Stream.runForEach((event) => Effect.sync(() => event.type === "session.created" && seen.push(event.properties.info.id))),
         Effect.forkScoped
       )
-      yield* Effect.sleep("300 millis")
+      yield* Wait.until("the event stream to connect", () => connected)
       // Another client working in that directory makes a session.
       const made = (yield* raw(`/session?directory=${encodeURIComponent(elsewhere)}`, {
         method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ title: "made elsewhere" })
+        body: { title: "made elsewhere" }
       })) as { id: string; directory: string }
       assert.strictEqual(made.directory, elsewhere)
       assert.deepStrictEqual((yield* there.list()).map((s) => s.id), [made.id])
@@ -102,7 +96,7 @@ layer(Live, { timeout: 120_000, excludeTestServices: true })("OpenCodeClient aga
       assert.strictEqual((yield* client.get(made.id)).title, "made elsewhere", "read by id from anywhere")
       const mine = yield* there.create({ title: "made here, there" })
       assert.strictEqual(mine.directory, elsewhere)
-      for (let i = 0; i < 100 && !seen.includes(mine.id); i++) yield* Effect.sleep("20 millis")
+      yield* Effect.ignore(Wait.until("the event of the session made there", () => seen.includes(mine.id)))
       assert.includeMembers(seen, [made.id, mine.id], "the directory's event stream carries both")
     }))
 
@@ -191,14 +185,16 @@ layer(Live, { timeout: 120_000, excludeTestServices: true })("OpenCodeClient aga
   it.effect("the event stream carries session events, decoded", () =>
     Effect.gen(function*() {
       const client = yield* OpenCodeClient.OpenCodeClient
+      let connected = false
       const fiber = yield* client.events.pipe(
+        Stream.tap((event) => Effect.sync(() => void (connected ||= event.type === "server.connected"))),
         Stream.filter((event) => event.type === "session.created" || event.type === "server.connected"),
         Stream.take(2),
         Stream.runCollect,
         Effect.fork
       )
       // The first message is server.connected; create once the stream is open.
-      yield* Effect.sleep("300 millis")
+      yield* Wait.until("the event stream to connect", () => connected)
       const session = yield* client.create({ title: "evented" })
       const events = Chunk.toReadonlyArray(yield* Fiber.join(fiber))
       assert.strictEqual(events[0]!.type, "server.connected")

@@ -1,7 +1,6 @@
-import { NodeContext, NodeHttpClient } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { Context, Deferred, Effect, Exit, Fiber, Layer, Scope, Stream } from "effect"
-import { chmodSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
+import { Context, Deferred, Effect, ExecutionStrategy, Exit, Fiber, Layer, Scope, Stream } from "effect"
+import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import * as OpenCodeClient from "../src/OpenCodeClient.js"
@@ -9,36 +8,20 @@ import * as OpenCodeServer from "../src/OpenCodeServer.js"
 import * as Plue from "../src/Plue.js"
 import { SessionManager } from "../src/SessionManager.js"
 import { SessionSync } from "../src/SessionSync.js"
+import * as PlatformLayer from "@plue/testing/Platform"
+import * as Spawn from "@plue/testing/Spawn"
 import { makeSandbox } from "@plue/testing/TestServer"
+import * as Wait from "@plue/testing/Wait"
 
-const Platform = Layer.mergeAll(NodeContext.layer, NodeHttpClient.layerUndici)
+const Platform = PlatformLayer.layer
 
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch {
-    return false
-  }
-}
+const alive = Spawn.alive
 
-/** Polls until `pid` is gone (the kernel reaps it shortly after the kill). */
-const gone = (pid: number) =>
-  Effect.gen(function*() {
-    for (let i = 0; i < 100 && alive(pid); i++) yield* Effect.sleep("50 millis")
-    return !alive(pid)
-  })
+/** Waits until `pid` is gone (the kernel reaps it shortly after the kill); whether it went. */
+const gone = (pid: number) => Effect.map(Effect.ignore(Spawn.gone(pid)), () => !alive(pid))
 
-/** Every process whose command line mentions `needle`. */
-const processesMentioning = (needle: string): Array<number> => {
-  return readdirSync("/proc").filter((d) => /^\d+$/.test(d)).flatMap((pid) => {
-    try {
-      return readFileSync(`/proc/${pid}/environ`, "latin1").includes(needle) ? [Number(pid)] : []
-    } catch {
-      return []
-    }
-  })
-}
+/** Every process whose environment mentions `needle`. */
+const processesMentioning = Spawn.processesMentioning
 
 const script = (body: string): string => {
   const dir = mkdtempSync(join(tmpdir(), "plue-fake-bin-"))
@@ -51,7 +34,8 @@ const script = (body: string): string => {
 describe("OpenCodeServer (managed)", () => {
   it.live("starts a healthy server, serves the client, and leaves no process after the scope closes", () =>
     Effect.gen(function*() {
-      const scope = yield* Scope.make()
+      // A scope of its own, closed by the test; the test's scope closes it too if the test fails first.
+      const scope = yield* Scope.fork(yield* Effect.scope, ExecutionStrategy.sequential)
       const box = yield* Scope.extend(makeSandbox, scope)
       const context = yield* Layer.buildWithScope(
         OpenCodeClient.layer.pipe(Layer.provideMerge(OpenCodeServer.layer({ cwd: box.project, env: box.env })), Layer.provide(Platform)),
@@ -69,7 +53,7 @@ describe("OpenCodeServer (managed)", () => {
       yield* Scope.close(scope, Exit.void)
       assert.isTrue(yield* gone(server.pid), "the server process is gone")
       for (const pid of children) assert.isTrue(yield* gone(pid), `process ${pid} of the server is gone`)
-    }).pipe(Effect.provide(Platform)), { timeout: 60_000 })
+    }).pipe(Effect.scoped, Effect.provide(Platform)), { timeout: 120_000 })
 
   it.live("interrupting the program that owns the server ends it", () =>
     Effect.gen(function*() {
@@ -85,7 +69,7 @@ describe("OpenCodeServer (managed)", () => {
       yield* Fiber.interrupt(fiber)
       assert.isTrue(yield* gone(pid))
       assert.deepStrictEqual(processesMentioning(home), [])
-    }), { timeout: 60_000 })
+    }), { timeout: 120_000 })
 
   it.live("a missing binary fails with BinaryNotFound", () =>
     Effect.gen(function*() {
@@ -135,9 +119,9 @@ describe("OpenCodeServer.layer supervision", () => {
       const firstPid = server.pid
 
       process.kill(firstPid, "SIGKILL")
-      for (let i = 0; i < 200 && (yield* server.restarts) === 0; i++) yield* Effect.sleep("50 millis")
+      yield* Wait.until("the server to be restarted", Effect.map(server.restarts, (n) => n > 0))
       assert.strictEqual(yield* server.restarts, 1)
-      yield* sync.changes.pipe(Stream.filter((s) => s.status === "connected" && s.reconnects >= 1), Stream.take(1), Stream.runDrain, Effect.timeout("30 seconds"))
+      yield* sync.changes.pipe(Stream.filter((s) => s.status === "connected" && s.reconnects >= 1), Stream.take(1), Stream.runDrain, Effect.timeout(Wait.defaultCeiling))
       assert.notStrictEqual(server.pid, firstPid)
       assert.isTrue(alive(server.pid))
       assert.strictEqual((yield* sessions.updateTitle(handle, "after the crash")).title, "after the crash", "the same handle works")
@@ -146,9 +130,11 @@ describe("OpenCodeServer.layer supervision", () => {
       const secondPid = server.pid
       process.kill(secondPid, "SIGKILL")
       assert.isTrue(yield* gone(secondPid))
+      // Not a synchronisation: a restart that must not happen cannot be waited for, so the
+      // supervisor gets a quiet window of many times its backoff (100 ms) to do it wrongly.
       yield* Effect.sleep("1500 millis")
       assert.strictEqual(yield* server.restarts, 1)
       const down = yield* Effect.flip(sessions.updateTitle(handle, "no server"))
       assert.strictEqual(down._tag, "Unreachable")
-    }).pipe(Effect.scoped, Effect.provide(Platform)), { timeout: 90_000 })
+    }).pipe(Effect.scoped, Effect.provide(Platform)), { timeout: 180_000 })
 })

@@ -6,6 +6,7 @@ import type { AddressInfo } from "node:net"
 import * as Identifier from "../src/Identifier.js"
 import * as OpenCodeClient from "../src/OpenCodeClient.js"
 import * as OpenCodeConnection from "../src/OpenCodeConnection.js"
+import * as Wait from "@plue/testing/Wait"
 
 /**
  * A loopback HTTP server under the test's control, recording every request it receives. Used
@@ -144,10 +145,10 @@ describe("unreachable servers", () => {
       const server = yield* localServer((req) => req.socket.on("close", () => closed++)) // never answers
       const client = yield* clientFor(server.url, { requestTimeout: "30 seconds" })
       const fiber = yield* Effect.fork(client.get("ses_abc"))
-      for (let i = 0; i < 100 && server.seen.length === 0; i++) yield* Effect.sleep("10 millis")
+      yield* Wait.until("the request to reach the server", () => server.seen.length > 0)
       const [elapsed] = yield* Effect.timed(Fiber.interrupt(fiber))
       assert.isBelow(Duration.toMillis(elapsed), 1000)
-      for (let i = 0; i < 100 && closed === 0; i++) yield* Effect.sleep("10 millis")
+      yield* Effect.ignore(Wait.until("the connection to close", () => closed > 0))
       assert.strictEqual(closed, 1, "the abandoned request's connection was closed")
     }).pipe(Effect.scoped))
 

@@ -1,44 +1,41 @@
-import { NodeContext, NodeHttpClient } from "@effect/platform-node"
 import { assert, layer } from "@effect/vitest"
-import { Chunk, Duration, Effect, Fiber, Layer, Option, Redacted, Stream } from "effect"
+import { Chunk, Duration, Effect, Fiber, Layer, Option, Stream } from "effect"
 import * as OpenCodeClient from "../src/OpenCodeClient.js"
-import * as OpenCodeServer from "../src/OpenCodeServer.js"
 import * as Plue from "../src/Plue.js"
 import { SessionCache } from "../src/SessionCache.js"
 import { type Delivery, SessionEvents } from "../src/SessionEvents.js"
 import { SessionManager } from "../src/SessionManager.js"
 import { SessionSync } from "../src/SessionSync.js"
+import * as OtherClient from "@plue/testing/OtherClient"
+import * as PlatformLayer from "@plue/testing/Platform"
 import * as TestServer from "@plue/testing/TestServer"
+import * as Wait from "@plue/testing/Wait"
 
-const Platform = Layer.mergeAll(NodeContext.layer, NodeHttpClient.layerUndici)
+const Platform = PlatformLayer.layer
 const Live = Plue.layerWith({ events: { capacity: 64 } }).pipe(
   Layer.provideMerge(TestServer.layer()),
   Layer.provideMerge(Platform)
 )
 
 /** Another client of the same server, over plain fetch: it knows nothing of plue. */
-const other = (path: string, init: { method?: string; body?: unknown } = {}) =>
-  Effect.gen(function*() {
-    const server = yield* OpenCodeServer.OpenCodeServer
-    const auth = Buffer.from(`opencode:${Redacted.value(server.password)}`).toString("base64")
-    return yield* Effect.promise(async () => {
-      const response = await fetch(`${server.url}${path}`, {
-        method: init.method ?? "GET",
-        headers: { authorization: `Basic ${auth}`, "content-type": "application/json" },
-        ...(init.body !== undefined ? { body: JSON.stringify(init.body) } : {})
-      })
-      return (await response.json()) as any
-    })
-  })
+const other = (path: string, init: { method?: string; body?: unknown } = {}) => OtherClient.request(init.method ?? "GET", path, init.body)
 
-/** Collects what a fresh subscription receives while `during` runs, plus `settle` after. */
-const collect = <A, E, R>(during: Effect.Effect<A, E, R>, settle: Duration.DurationInput = "300 millis") =>
+/**
+ * Collects what a fresh subscription receives while `during` runs, until `expected` holds (a
+ * condition, waited for), plus `settle` after: a quiet window in which a duplicate would show.
+ */
+const collect = <A, E, R>(
+  during: Effect.Effect<A, E, R>,
+  settle: Duration.DurationInput = "300 millis",
+  expected: (seen: ReadonlyArray<Delivery>) => boolean = () => true
+) =>
   Effect.scoped(Effect.gen(function*() {
     const events = yield* SessionEvents
     const stream = yield* events.subscribe
     const seen: Array<Delivery> = []
     const fiber = yield* Effect.fork(Stream.runForEach(stream, (e) => Effect.sync(() => seen.push(e))))
     const result = yield* during
+    yield* Effect.ignore(Wait.until("the expected events", () => expected(seen)))
     yield* Effect.sleep(settle)
     yield* Fiber.interrupt(fiber)
     return { result, seen }
@@ -66,7 +63,7 @@ layer(Live, { timeout: 180_000, excludeTestServices: true })("the session bridge
         const handle = yield* sessions.create({ title: "mine" })
         yield* sessions.updateTitle(handle, "mine, renamed")
         return handle
-      }), "500 millis")
+      }), "500 millis", (seen) => seen.some((e) => e._tag === "Updated" && e.session.title === "mine, renamed"))
       const id = yield* sessions.sessionId(handle)
       const mine = seen.filter(about(id))
       assert.deepStrictEqual(mine.map((e) => e._tag), ["Created", "Updated"], JSON.stringify(mine.map((e) => e._tag)))
@@ -92,13 +89,10 @@ layer(Live, { timeout: 180_000, excludeTestServices: true })("the session bridge
         yield* other(`/session/${id}`, { method: "PATCH", body: { title: "changed elsewhere ✓" } })
         // From the moment the other client has its answer, poll the cache (no HTTP). How soon it
         // arrives is a benchmark figure (freshness p50/p99 in `npm run bench`), not a test's.
-        const start = Date.now()
-        while (Option.getOrUndefined(cache.peek(id))?.title !== "changed elsewhere ✓") {
-          if (Date.now() - start > 5000) break
-          yield* Effect.sleep("2 millis")
-        }
+        yield* Effect.ignore(Wait.until("the change to reach the cache", () =>
+          Option.getOrUndefined(cache.peek(id))?.title === "changed elsewhere ✓", { every: "2 millis" }))
         assert.strictEqual(Option.getOrUndefined(cache.peek(id))?.title, "changed elsewhere ✓", "the change reached the cache")
-      }))
+      }), "300 millis", (seen) => seen.some((e) => about(id)(e) && e._tag === "Updated"))
       const updates = seen.filter(about(id)).filter((e) => e._tag === "Updated")
       assert.strictEqual(updates.length, 1)
       assert.strictEqual(updates[0]!._tag === "Updated" && updates[0]!.origin, "remote")
@@ -117,7 +111,11 @@ layer(Live, { timeout: 180_000, excludeTestServices: true })("the session bridge
       const parentId = yield* sessions.sessionId(parent)
       const child = yield* sessions.create({ parentID: parentId, title: "doomed child" })
       const childId = yield* sessions.sessionId(child)
-      const { seen } = yield* collect(other(`/session/${parentId}`, { method: "DELETE" }), "500 millis")
+      const { seen } = yield* collect(
+        other(`/session/${parentId}`, { method: "DELETE" }),
+        "500 millis",
+        (seen) => seen.filter((e) => e._tag === "Deleted").length >= 2
+      )
       const deleted = seen.filter((e) => e._tag === "Deleted").map((e) => (e._tag === "Deleted" ? e.sessionId : ""))
       assert.deepStrictEqual(deleted, [childId, parentId], "children first, each once")
       for (const handle of [parent, child]) {
@@ -165,7 +163,11 @@ layer(Live, { timeout: 180_000, excludeTestServices: true })("the session bridge
       const kid = yield* sessions.create({ parentID: rootId })
       const kidId = yield* sessions.sessionId(kid)
       yield* sessions.create({ parentID: kidId }).pipe(Effect.flatMap(sessions.destroy))
-      const { result: count, seen } = yield* collect(sessions.delete(root), "500 millis")
+      const { result: count, seen } = yield* collect(
+        sessions.delete(root),
+        "500 millis",
+        (seen) => seen.filter((e) => e._tag === "Deleted").length >= 3
+      )
       assert.strictEqual(count, 3)
       assert.strictEqual(seen.filter((e) => e._tag === "Deleted").length, 3, "each deletion published once")
       assert.strictEqual((yield* Effect.flip(sessions.info(kid)))._tag, "SessionDeleted")
@@ -180,15 +182,15 @@ layer(Live, { timeout: 180_000, excludeTestServices: true })("the session bridge
       const handles = yield* Effect.forEach(Array.from({ length: 260 }, (_, i) => i), (i) => sessions.create({ title: `many ${i}` }), {
         concurrency: 16
       })
-      yield* Effect.sleep("300 millis")
-      const cached = yield* sessions.list
       const server = (yield* other("/session?limit=100000")) as Array<{ id: string; title: string }>
+      yield* Effect.ignore(Wait.until("the cache to hold every session", Effect.map(sessions.list, (cached) => cached.length === server.length)))
+      const cached = yield* sessions.list
       assert.deepStrictEqual(
         cached.map((s) => `${s.id} ${s.title}`).sort(),
         server.map((s) => `${s.id} ${s.title}`).sort()
       )
       yield* Effect.forEach(handles, sessions.destroy, { discard: true })
-    }))
+    }), { timeout: 180_000 })
 
   it.effect("50 fibers doing mixed operations on shared sessions: no crash, no stale read", () =>
     Effect.gen(function*() {
@@ -225,16 +227,13 @@ layer(Live, { timeout: 180_000, excludeTestServices: true })("the session bridge
       for (const id of shared) {
         const h = yield* sessions.open(id)
         const truth = (yield* client.get(id)).title
-        let cached = (yield* sessions.info(h)).title
-        for (let i = 0; i < 100 && cached !== truth; i++) {
-          yield* Effect.sleep("50 millis")
-          cached = (yield* sessions.info(h)).title
-        }
+        yield* Effect.ignore(Wait.until("the cache to converge on the server", Effect.map(sessions.info(h), (s) => s.title === truth)))
+        const cached = (yield* sessions.info(h)).title
         assert.strictEqual(cached, truth, "cache equals server")
         yield* sessions.destroy(h)
       }
       assert.deepStrictEqual(yield* sessions.handles, [], "every handle was destroyed")
-    }), { timeout: 120_000 })
+    }), { timeout: 180_000 })
 
   it.effect("a slow subscriber is told it lagged, never given a silent gap", () =>
     Effect.scoped(Effect.gen(function*() {
@@ -242,9 +241,10 @@ layer(Live, { timeout: 180_000, excludeTestServices: true })("the session bridge
       const sessions = yield* SessionManager
       const slow = yield* events.subscribe
       // Capacity is 64 here: make well over 64 changes while the subscriber reads nothing.
+      const published = yield* events.published
       const handle = yield* sessions.create({ title: "noisy" })
       for (let i = 0; i < 100; i++) yield* sessions.updateTitle(handle, `noisy ${i}`)
-      yield* Effect.sleep("300 millis")
+      yield* Wait.until("well over 64 events to be published", Effect.map(events.published, (n) => n - published > 64))
       const got = Chunk.toReadonlyArray(yield* slow.pipe(Stream.take(3), Stream.runCollect))
       assert.strictEqual(got[0]!._tag, "Lagged")
       if (got[0]!._tag === "Lagged") assert.isAbove(got[0]!.missed, 0)

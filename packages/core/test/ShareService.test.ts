@@ -1,4 +1,4 @@
-import { NodeContext, NodeHttpClient, NodeHttpServer } from "@effect/platform-node"
+import { NodeHttpServer } from "@effect/platform-node"
 import { assert, describe, it, layer } from "@effect/vitest"
 import { Context, Effect, Exit, Layer, Option, Scope } from "effect"
 import { existsSync, mkdtempSync } from "node:fs"
@@ -10,9 +10,11 @@ import * as OpenCodeClient from "../src/OpenCodeClient.js"
 import * as Plue from "../src/Plue.js"
 import { SessionManager } from "../src/SessionManager.js"
 import * as ShareService from "../src/ShareService.js"
+import * as PlatformLayer from "@plue/testing/Platform"
 import * as TestServer from "@plue/testing/TestServer"
+import * as Wait from "@plue/testing/Wait"
 
-const Platform = Layer.mergeAll(NodeContext.layer, NodeHttpClient.layerUndici)
+const Platform = PlatformLayer.layer
 const dataDir = mkdtempSync(join(tmpdir(), "plue-shares-"))
 
 /** The share service on a free loopback port, its URL provided as `ShareUrl`. */
@@ -59,11 +61,11 @@ layer(Live, { timeout: 120_000, excludeTestServices: true })("the share service 
       assert.isFalse(yield* service.validateShare(shareId, `${secret}x`))
 
       // OpenCode syncs the session after creating the share.
-      let data = yield* call(`${url!.replace("/share/", "/api/share/")}/data`)
-      for (let i = 0; i < 50 && !data.text.includes("Shared <b>title</b>"); i++) {
-        yield* Effect.sleep("100 millis")
-        data = yield* call(`${url!.replace("/share/", "/api/share/")}/data`)
-      }
+      yield* Effect.ignore(Wait.until("OpenCode to sync the shared session", Effect.map(
+        call(`${url!.replace("/share/", "/api/share/")}/data`),
+        (data) => data.text.includes("Shared <b>title</b>")
+      ), { every: "100 millis" }))
+      const data = yield* call(`${url!.replace("/share/", "/api/share/")}/data`)
       assert.strictEqual(data.status, 200)
       assert.include(data.text, "\"type\":\"session\"")
       const page = yield* call(url!)
@@ -123,12 +125,13 @@ describe("the share service on its own", () => {
   it.live("expired shares answer 404 at once, everywhere", () =>
     Effect.gen(function*() {
       const scope = yield* Scope.make()
-      const base = yield* Layer.buildWithScope(serving(mkdtempSync(join(tmpdir(), "plue-shares-")), { ttl: "300 millis" }), scope).pipe(
+      const base = yield* Layer.buildWithScope(serving(mkdtempSync(join(tmpdir(), "plue-shares-")), { ttl: "2 seconds" }), scope).pipe(
         Effect.map((context) => Context.get(context, ShareUrl))
       )
       const { id, secret } = JSON.parse((yield* call(`${base}/api/share`, "POST", { sessionID: "ses_abc" })).text)
       assert.strictEqual((yield* call(`${base}/share/${id}`)).status, 200)
-      yield* Effect.sleep("400 millis")
+      // Its time to live (2 s) passes; then every route answers 404.
+      yield* Effect.ignore(Wait.until("the share to expire", Effect.map(call(`${base}/share/${id}`), (r) => r.status === 404)))
       assert.strictEqual((yield* call(`${base}/share/${id}`)).status, 404)
       assert.strictEqual((yield* call(`${base}/api/share/${id}/data`)).status, 404)
       assert.strictEqual((yield* call(`${base}/api/share/${id}/sync`, "POST", { secret, data: [] })).status, 404)
@@ -179,11 +182,11 @@ describe("the viewer in a real browser", () => {
       )
       const page = yield* Effect.promise(() => browser.newPage())
       let heading = ""
-      for (let i = 0; i < 30 && heading !== "Seen in Chromium ✓"; i++) {
+      yield* Effect.ignore(Wait.until("the viewer to show the title", Effect.gen(function*() {
         yield* Effect.promise(() => page.goto(url))
         heading = yield* Effect.promise(() => page.locator("h1").innerText())
-        if (heading !== "Seen in Chromium ✓") yield* Effect.sleep("100 millis")
-      }
+        return heading === "Seen in Chromium ✓"
+      }), { every: "100 millis" }))
       assert.strictEqual(heading, "Seen in Chromium ✓")
       assert.strictEqual(yield* Effect.promise(() => page.title()), "Seen in Chromium ✓")
       yield* client.unshare(session.id)

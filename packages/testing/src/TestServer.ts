@@ -85,6 +85,11 @@ export const makeSandbox: Effect.Effect<
 export interface Options {
   /** Inline OpenCode config, for instance `StubLlm`'s provider or a share service URL. */
   readonly config?: Record<string, unknown> | undefined
+  /**
+   * Settings of the client's connection. The request timeout defaults to a minute here (not the
+   * library's 10 s): on a saturated machine the real server can take that long, and tests that
+   * check timeouts make connections of their own.
+   */
   readonly connection?: OpenCodeServer.Options["connection"]
 }
 
@@ -109,7 +114,7 @@ export const layer = (
       cwd: box.project,
       env: box.env,
       config: { autoupdate: false, share: "manual", ...options.config },
-      connection: options.connection
+      connection: { requestTimeout: "60 seconds", ...options.connection }
     })))
   return OpenCodeClient.layer.pipe(
     Layer.provideMerge(server),
