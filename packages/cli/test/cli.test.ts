@@ -1,5 +1,6 @@
 import { NodeContext, NodeHttpClient } from "@effect/platform-node"
 import { OpenCodeClient, OpenCodeServer } from "@plue/core"
+import { childEnv } from "@plue/testing/ChildEnv"
 import * as TestServer from "@plue/testing/TestServer"
 import { assert, layer } from "@effect/vitest"
 import { Effect, Layer, Redacted } from "effect"
@@ -20,7 +21,7 @@ interface Run {
 const start = (args: ReadonlyArray<string>, env: Record<string, string>, cwd?: string): ChildProcess =>
   spawn(process.execPath, [BIN, ...args], {
     cwd: cwd ?? process.cwd(),
-    env: { PATH: process.env.PATH ?? "", ...env },
+    env: childEnv(env),
     stdio: ["ignore", "pipe", "pipe"]
   })
 

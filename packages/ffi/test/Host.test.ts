@@ -1,5 +1,6 @@
 import { NodeContext, NodeHttpClient, NodeHttpServer } from "@effect/platform-node"
 import { OpenCodeServer, Plue, SessionSync } from "@plue/core"
+import { childEnv } from "@plue/testing/ChildEnv"
 import * as StubLlm from "@plue/testing/StubLlm"
 import * as TestServer from "@plue/testing/TestServer"
 import { assert, describe, it, layer } from "@effect/vitest"
@@ -167,7 +168,7 @@ layer(Live, { timeout: 180_000, excludeTestServices: true })("the C API against 
       const result = yield* Effect.promise(() =>
         new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
           const child = spawn(process.execPath, [cliBin, "host", "--debug", library], {
-            env: { PATH: process.env.PATH ?? "", OPENCODE_URL: server.url, OPENCODE_SERVER_PASSWORD: Redacted.value(server.password) },
+            env: childEnv({ OPENCODE_URL: server.url, OPENCODE_SERVER_PASSWORD: Redacted.value(server.password) }),
             stdio: ["ignore", "pipe", "pipe"]
           })
           let stdout = ""
