@@ -29,6 +29,12 @@ describe("InvalidSessionId says why an id was refused, quoting a bounded, escape
     assert.strictEqual(Effect.runSync(Identifier.parseSessionId(longest)), longest)
   })
 
+  it("the SessionId schema refuses a bad id with a message that says what an id is", () => {
+    const decoded = Schema.decodeUnknownEither(Identifier.SessionId)("../config")
+    assert.isTrue(decoded._tag === "Left")
+    if (decoded._tag === "Left") assert.include(decoded.left.message, "a session id is `ses_` followed by 1-64 ASCII letters or digits")
+  })
+
   it("a preview of a 10 MB input stays short", () => {
     const error = Effect.runSync(Effect.flip(Identifier.parseSessionId("x".repeat(10 * 1024 * 1024))))
     assert.isBelow(error.message.length, 200)

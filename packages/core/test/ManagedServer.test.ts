@@ -77,6 +77,33 @@ describe("the managed server's options", () => {
     }).pipe(Effect.scoped, Effect.provide(Platform)), { timeout: 120_000 })
 })
 
+describe("start-up failures", () => {
+  it.live("a server that says it listens but never answers healthy is StartTimeout, quoting its output, and is stopped", () =>
+    Effect.gen(function*() {
+      const port = yield* freePort // closed: every health probe is refused
+      const dir = mkdtempSync(join(tmpdir(), "plue-fake-bin-"))
+      const binary = join(dir, "opencode")
+      const pidFile = join(dir, "pid")
+      writeFileSync(binary, `#!/bin/sh\necho $$ > ${pidFile}\necho "opencode server listening on http://127.0.0.1:${port}"\nexec sleep 30\n`)
+      chmodSync(binary, 0o755)
+      const error = yield* Effect.flip(Effect.scoped(OpenCodeServer.start({ binary, startTimeout: "1 second" })))
+      assert.strictEqual(error.reason, "StartTimeout")
+      assert.include(error.message, `http://127.0.0.1:${port}/global/health never answered healthy`)
+      assert.include(error.message, "listening on")
+      const pid = Number(readFileSync(pidFile, "utf8"))
+      let alive = true
+      for (let i = 0; i < 200 && alive; i++) {
+        try {
+          process.kill(pid, 0)
+          yield* Effect.sleep("50 millis")
+        } catch {
+          alive = false
+        }
+      }
+      assert.isFalse(alive, "the process was stopped")
+    }).pipe(Effect.provide(Platform)))
+})
+
 describe("finding the binary", () => {
   const dir = mkdtempSync(join(tmpdir(), "plue-not-bin-"))
   const plainFile = join(dir, "opencode")
