@@ -1,6 +1,8 @@
 import { defineProject } from "vitest/config"
+import { resolve } from "../../vitest.shared.js"
 
 export default defineProject({
+  resolve,
   test: {
     name: "core",
     include: ["test/**/*.test.ts"],

@@ -6,6 +6,7 @@
  *
  * @since 0.1.0
  */
+import { childEnv } from "./ChildEnv.js"
 import * as Command from "@effect/platform/Command"
 import type * as CommandExecutor from "@effect/platform/CommandExecutor"
 import type { PlatformError } from "@effect/platform/Error"
@@ -77,17 +78,6 @@ export interface Child {
   readonly result: Effect.Effect<Result>
 }
 
-/**
- * The environment of a child: `PATH` and `env`. The single place where a spawned child's
- * environment is made (a coverage `childEnv` helper plugs in here).
- *
- * @since 0.1.0
- */
-export const childEnvironment = (env: Record<string, string> = {}): Record<string, string> => ({
-  PATH: process.env.PATH ?? "",
-  ...env
-})
-
 /** Signals the process group `pid` leads; or, while the child itself runs, the child alone. */
 const signalGroup = (pid: number, signal: NodeJS.Signals, childRunning: boolean) => {
   try {
@@ -115,7 +105,7 @@ export const spawn = (
   options: Options = {}
 ): Effect.Effect<Child, PlatformError, CommandExecutor.CommandExecutor | Scope.Scope> =>
   Effect.gen(function*() {
-    let cmd = Command.make(command, ...args).pipe(Command.env(childEnvironment(options.env), { extendEnv: false }))
+    let cmd = Command.make(command, ...args).pipe(Command.env(childEnv(options.env), { extendEnv: false }))
     if (options.cwd !== undefined) cmd = Command.workingDirectory(cmd, options.cwd)
     const process_ = yield* Command.start(cmd)
     const pid = process_.pid
