@@ -13,13 +13,13 @@ import type * as OpenCodeServer from "@plue/core/OpenCodeServer"
 import { type Figure, measure, type Op } from "./measure.js"
 
 /**
- * The client's own cost, without OpenCode's noise: the same `get` against a loopback server that
- * answers a fixed session at once.
+ * The client's own cost, without OpenCode's noise: get, list (100 sessions), update and create
+ * against a loopback server that answers at once with fixed bodies.
  */
 export const overheadBench = (options: ClientBenchOptions) =>
   Effect.gen(function*() {
-    const body = JSON.stringify({
-      id: "ses_df52ef724ffeXDvMevBjGyIfm2",
+    const session = (i: number) => ({
+      id: `ses_df52ef724ffeXDvMevBjGy${String(i).padStart(4, "0")}`,
       slug: "hidden-sailor",
       projectID: "global",
       directory: "/tmp/project",
@@ -30,9 +30,18 @@ export const overheadBench = (options: ClientBenchOptions) =>
       version: "1.18.33",
       time: { created: 1795477801179, updated: 1795477801179 }
     })
+    const one = JSON.stringify(session(0))
+    const hundred = JSON.stringify(Array.from({ length: 100 }, (_, i) => session(i)))
     const server = yield* Effect.acquireRelease(
       Effect.async<Server>((resume) => {
-        const server = createServer((_req, res) => res.writeHead(200, { "content-type": "application/json" }).end(body))
+        const server = createServer((req, res) => {
+          // The request body is read (and dropped) before answering, as a real server does.
+          req.resume()
+          req.on("end", () => {
+            const body = req.method === "GET" && req.url?.startsWith("/session?") ? hundred : one
+            res.writeHead(200, { "content-type": "application/json" }).end(body)
+          })
+        })
         server.listen(0, "127.0.0.1", () => resume(Effect.succeed(server)))
       }),
       (server) => Effect.sync(() => server.close())
@@ -42,18 +51,57 @@ export const overheadBench = (options: ClientBenchOptions) =>
       Effect.provideService(OpenCodeConnection.OpenCodeConnection, OpenCodeConnection.make({ url, password: Redacted.make("pw") }))
     )
     const headers = { authorization: "Basic b3BlbmNvZGU6cHc=", accept: "application/json" }
-    const sdk = createOpencodeClient({ baseUrl: url, headers })
-    const id = "ses_df52ef724ffeXDvMevBjGyIfm2"
-    return yield* Effect.promise(() =>
-      measure({
+    const json = { ...headers, "content-type": "application/json" }
+    const sdk = createOpencodeClient({ baseUrl: url, headers: { authorization: headers.authorization } })
+    const id = session(0).id
+    const run = <A>(effect: Effect.Effect<A, unknown>) => Effect.runPromise(effect)
+    const ok = async (response: Response) => {
+      if (!response.ok) throw new Error(`HTTP ${response.status}`)
+      return response.json() as Promise<unknown>
+    }
+    const sdkOk = (result: { error?: unknown; data?: unknown }) => {
+      if (result.error !== undefined) throw new Error(JSON.stringify(result.error))
+      return result.data
+    }
+    const ops: ReadonlyArray<Op> = [
+      {
         name: "get (loopback stub)",
         impls: {
-          fetch: () => fetch(`${url}/session/${id}`, { headers }).then((r) => r.json()),
-          sdk: () => sdk.session.get({ sessionID: id }),
-          plue: () => Effect.runPromise(client.get(id))
+          fetch: () => fetch(`${url}/session/${id}`, { headers }).then(ok),
+          sdk: () => sdk.session.get({ sessionID: id }).then(sdkOk),
+          plue: () => run(client.get(id))
         }
-      }, options.rounds, options.perRound * 4)
-    )
+      },
+      {
+        name: "list (loopback stub)",
+        impls: {
+          fetch: () => fetch(`${url}/session?limit=1000`, { headers }).then(ok),
+          sdk: () => sdk.session.list({ limit: 1000 }).then(sdkOk),
+          plue: () => run(client.list())
+        }
+      },
+      {
+        name: "update (loopback stub)",
+        impls: {
+          fetch: () => fetch(`${url}/session/${id}`, { method: "PATCH", headers: json, body: JSON.stringify({ title: "t" }) }).then(ok),
+          sdk: () => sdk.session.update({ sessionID: id, title: "t" }).then(sdkOk),
+          plue: () => run(client.update(id, { title: "t" }))
+        }
+      },
+      {
+        name: "create (loopback stub)",
+        impls: {
+          fetch: () => fetch(`${url}/session`, { method: "POST", headers: json, body: JSON.stringify({ title: "t" }) }).then(ok),
+          sdk: () => sdk.session.create({ title: "t" }).then(sdkOk),
+          plue: () => run(client.create({ title: "t" }))
+        }
+      }
+    ]
+    const figures: Array<Figure> = []
+    for (const op of ops) {
+      figures.push(yield* Effect.promise(() => measure(op, options.rounds, options.perRound * 4)))
+    }
+    return figures
   })
 
 export interface ClientBenchOptions {

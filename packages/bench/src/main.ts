@@ -1,7 +1,8 @@
 /**
  * `npm run bench`: every figure plue tracks, each beside its baseline measured in the same run.
  * The OpenCode client and the session bridge (from @plue/core's benchmark), then the C API.
- * `--json` prints one JSON object; `--quick` runs fewer rounds.
+ * `--json` prints one JSON object; `--quick` runs fewer rounds; `--client` runs only the client
+ * figures (real server and loopback stub).
  */
 import { NodeContext, NodeHttpClient } from "@effect/platform-node"
 import { OpenCodeClient, OpenCodeConnection, OpenCodeServer, Plue, SessionCache, SessionEvents, SessionManager, SessionSync } from "@plue/core"
@@ -56,7 +57,7 @@ const startupOnly = Effect.sync(() => {
 
 const program = Effect.gen(function*() {
   // First, while nothing else of the benchmark runs.
-  const startup = startupBench(quick ? 7 : 21)
+  const startup = args.has("--client") ? [] : startupBench(quick ? 7 : 21)
   const box = yield* makeSandbox
   const server = yield* OpenCodeServer.start({ cwd: box.project, env: box.env })
   const connection = OpenCodeConnection.layer({ url: server.url, password: server.password })
@@ -65,6 +66,15 @@ const program = Effect.gen(function*() {
 
   const clientFigures = yield* clientBench(server, client, sizes)
   const overhead = yield* overheadBench(sizes)
+  if (args.has("--client")) {
+    if (args.has("--json")) return console.log(JSON.stringify({ machine, client: clientFigures, clientOverhead: overhead }, null, 2))
+    console.log(`plue benchmark: ${machine.node}, ${machine.cpus}, ${machine.memory}\n`)
+    console.log("OpenCode client, per call (baseline: raw fetch)")
+    console.log(table(clientFigures))
+    console.log("\nClient overhead alone, against a loopback stub answering at once (baseline: raw fetch)")
+    console.log(table(overhead))
+    return
+  }
   const context = yield* Layer.build(Plue.layerWith().pipe(Layer.provide(connection)))
   yield* Context.get(context, SessionSync.SessionSync).awaitConnected
   const bridge = yield* bridgeBench(
@@ -112,7 +122,7 @@ const program = Effect.gen(function*() {
   console.log("\nOpenCode client, per call (baseline: raw fetch)")
   console.log(table(clientFigures))
   console.log("\nClient overhead alone, against a loopback stub answering at once (baseline: raw fetch)")
-  console.log(table([overhead]))
+  console.log(table(overhead))
   console.log("\nSession bridge: cached read (baseline: one HTTP GET through the plue client)")
   console.log(table([bridge.cachedRead]))
   console.log(`  a cached read is ${(bridge.cachedRead.ratios["HTTP GET (plue client)"]! / bridge.cachedRead.ratios["cached (SessionManager.info)"]!).toFixed(0)}x faster than one HTTP GET`)

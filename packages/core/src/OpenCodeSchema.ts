@@ -5,7 +5,7 @@
  * @since 0.1.0
  */
 import * as Schema from "effect/Schema"
-import { MessageId, SessionId } from "./Identifier.js"
+import { SessionId } from "./Identifier.js"
 
 
 /**
@@ -98,60 +98,6 @@ export type SessionStatus = typeof SessionStatus.Type
  * @since 0.1.0
  */
 export const SessionStatusMap = Schema.Record({ key: SessionId, value: SessionStatus })
-
-/**
- * Body of `POST /session`.
- *
- * @since 0.1.0
- */
-export const CreateSessionBody = Schema.Struct({
-  parentID: Schema.optional(SessionId),
-  title: Schema.optional(Schema.String)
-})
-
-/**
- * Body of `PATCH /session/{id}`.
- *
- * @since 0.1.0
- */
-export const UpdateSessionBody = Schema.Struct({
-  title: Schema.optional(Schema.String),
-  time: Schema.optional(Schema.Struct({ archived: Schema.optional(Schema.Number) }))
-})
-
-/**
- * Body of `POST /session/{id}/init`.
- *
- * @since 0.1.0
- */
-export const InitSessionBody = Schema.Struct({
-  providerID: Schema.String,
-  modelID: Schema.String,
-  messageID: MessageId
-})
-
-/**
- * A text part of a prompt.
- *
- * @since 0.1.0
- */
-export const TextPartInput = Schema.Struct({
-  type: Schema.Literal("text"),
-  text: Schema.String
-})
-
-/**
- * Body of `POST /session/{id}/prompt_async`.
- *
- * @since 0.1.0
- */
-export const PromptBody = Schema.Struct({
-  messageID: Schema.optional(MessageId),
-  model: Schema.optional(Schema.Struct({ providerID: Schema.String, modelID: Schema.String })),
-  agent: Schema.optional(Schema.String),
-  system: Schema.optional(Schema.String),
-  parts: Schema.Array(TextPartInput)
-})
 
 // ---------------------------------------------------------------------------------------------
 // Events
