@@ -75,7 +75,7 @@ const program = Effect.gen(function*() {
     console.log(table(overhead))
     return
   }
-  const context = yield* Layer.build(Plue.layerWith().pipe(Layer.provide(connection)))
+  const context = yield* Layer.build(Plue.layer().pipe(Layer.provide(connection)))
   yield* Context.get(context, SessionSync.SessionSync).awaitConnected
   const bridge = yield* bridgeBench(
     server,

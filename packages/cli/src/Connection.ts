@@ -216,7 +216,8 @@ export const layer = (
 > => OpenCodeClient.layer.pipe(Layer.provideMerge(connection(options)))
 
 /**
- * The whole session bridge (`Plue.layer`) for a command, loaded when the command runs.
+ * The whole session bridge (`Plue.layer` over the command's connection) for a command, loaded
+ * when the command runs.
  *
  * @since 0.1.0
  */
@@ -224,7 +225,7 @@ export const bridge = (options: ConnectionOptions) =>
   Layer.unwrapEffect(
     Effect.map(
       Effect.promise(() => import("@plue/core/Plue")),
-      (Plue) => Plue.layerWith().pipe(Layer.provide(connection(options)))
+      (Plue) => Plue.layer().pipe(Layer.provide(connection(options)))
     )
   )
 

@@ -1,6 +1,7 @@
 /**
  * The whole session bridge in one Layer: client, event PubSub, coherent cache, sync fiber and
- * session manager, over a managed local server (`layer`) or an existing one (`layerRemote`).
+ * session manager, over whatever `OpenCodeConnection` is provided (`layer`), an existing server
+ * named by configuration (`layerConfig`) or a managed local server (`layerManaged`).
  *
  * @since 0.1.0
  */
@@ -44,7 +45,7 @@ export type Services =
  *
  * @since 0.1.0
  */
-export const layerWith = (
+export const layer = (
   options: Options = {}
 ): Layer.Layer<Services, never, OpenCodeConnection.OpenCodeConnection | HttpClient.HttpClient> => {
   const client = OpenCodeClient.layer
@@ -56,6 +57,7 @@ export const layerWith = (
 
 /**
  * The bridge over a managed local OpenCode server, started with the Layer and stopped with it.
+ * (Formerly `Plue.layer`, a name that now means the bridge over a provided connection.)
  *
  * @example
  * ```ts
@@ -63,7 +65,7 @@ export const layerWith = (
  * import { Effect, Layer } from "effect"
  * import { Plue, SessionManager } from "@plue/core"
  *
- * const PlueLive = Plue.layer({ server: { cwd: process.cwd() } }).pipe(
+ * const PlueLive = Plue.layerManaged({ server: { cwd: process.cwd() } }).pipe(
  *   Layer.provide(Layer.mergeAll(NodeContext.layer, NodeHttpClient.layerUndici))
  * )
  *
@@ -80,20 +82,33 @@ export const layerWith = (
  *
  * @since 0.1.0
  */
-export const layer = (
+export const layerManaged = (
   options: Options & { readonly server?: OpenCodeServer.Options | undefined } = {}
 ): Layer.Layer<
   Services | OpenCodeServer.OpenCodeServer | OpenCodeConnection.OpenCodeConnection,
   OpenCodeServer.ServerStartError,
   CommandExecutor.CommandExecutor | HttpClient.HttpClient
-> => layerWith(options).pipe(Layer.provideMerge(OpenCodeServer.layer(options.server)))
+> => layer(options).pipe(Layer.provideMerge(OpenCodeServer.layer(options.server)))
 
 /**
- * The bridge over an existing server named by `OPENCODE_URL` / `OPENCODE_SERVER_PASSWORD`.
+ * The bridge over an existing server named by `OPENCODE_URL` / `OPENCODE_SERVER_PASSWORD` (see
+ * `OpenCodeConnection.config`).
  *
  * @since 0.1.0
  */
-export const layerRemote = (
+export const layerConfig = (
   options: Options = {}
 ): Layer.Layer<Services | OpenCodeConnection.OpenCodeConnection, ConfigError.ConfigError, HttpClient.HttpClient> =>
-  layerWith(options).pipe(Layer.provideMerge(OpenCodeConnection.layerConfig))
+  layer(options).pipe(Layer.provideMerge(OpenCodeConnection.layerConfig))
+
+/**
+ * @deprecated Renamed `layer`; this alias goes in the next release.
+ * @since 0.1.0
+ */
+export const layerWith = layer
+
+/**
+ * @deprecated Renamed `layerConfig`; this alias goes in the next release.
+ * @since 0.1.0
+ */
+export const layerRemote = layerConfig

@@ -37,7 +37,7 @@ export * as SessionSync from "./SessionSync.js"
 /** Session handles and the operations of the C API. */
 export * as SessionManager from "./SessionManager.js"
 
-/** The whole bridge as one Layer (`Plue.layer`, `Plue.layerRemote`). */
+/** The whole bridge as one Layer (`Plue.layer`, `Plue.layerConfig`, `Plue.layerManaged`). */
 export * as Plue from "./Plue.js"
 
 /** The self-hostable OpenCode share service. */

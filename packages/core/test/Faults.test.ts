@@ -78,7 +78,7 @@ describe("faults between the bridge and the server", () => {
       const server = yield* OpenCodeServer.start({ cwd: box.project, env: box.env })
       const proxy = yield* faultyProxy(new URL(server.url))
       const context = yield* Layer.build(
-        Plue.layerWith({ sync: { backoff: "50 millis", maxBackoff: "300 millis" } }).pipe(
+        Plue.layer({ sync: { backoff: "50 millis", maxBackoff: "300 millis" } }).pipe(
           Layer.provide(OpenCodeConnection.layer({
             url: proxy.url,
             password: server.password,
@@ -158,7 +158,7 @@ describe("faults between the bridge and the server", () => {
       const first = yield* start(0)
       const port = Number(new URL(first.info.url).port)
       const context = yield* Layer.build(
-        Plue.layerWith({ sync: { backoff: "50 millis", maxBackoff: "300 millis" } }).pipe(
+        Plue.layer({ sync: { backoff: "50 millis", maxBackoff: "300 millis" } }).pipe(
           Layer.provide(OpenCodeConnection.layer({ url: first.info.url, password, requestTimeout: "10 seconds" }))
         )
       )
@@ -214,7 +214,7 @@ describe("shutting down with operations in flight", () => {
     Effect.gen(function*() {
       const box = yield* makeSandbox
       const scope = yield* Scope.fork(yield* Effect.scope, ExecutionStrategy.sequential)
-      const context = yield* Layer.buildWithScope(Plue.layer({ server: { cwd: box.project, env: box.env } }), scope)
+      const context = yield* Layer.buildWithScope(Plue.layerManaged({ server: { cwd: box.project, env: box.env } }), scope)
       const sessions = Context.get(context, SessionManager)
       const server = Context.get(context, OpenCodeServer.OpenCodeServer)
       yield* Context.get(context, SessionSync).awaitConnected

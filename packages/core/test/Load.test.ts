@@ -25,7 +25,7 @@ const Stub = StubLlm.layer({ pace: "0 millis", chunks: CHUNKS, text: (i) => `${i
 // No safety-net reconcile during these tests: the events queued behind one are applied after it
 // and may briefly show an older title (docs/bridge.md), which the burst's order check would
 // take for a fault. The tests call `reconcile` themselves where they mean to.
-const Live = Plue.layerWith({ sync: { reconcileInterval: "1 hour" } }).pipe(
+const Live = Plue.layer({ sync: { reconcileInterval: "1 hour" } }).pipe(
   Layer.provideMerge(Layer.unwrapEffect(Effect.map(StubLlm.StubLlm, (stub) => TestServer.layer({ config: stub.opencodeConfig })))),
   Layer.provideMerge(Stub),
   Layer.provideMerge(Platform.layer)

@@ -17,7 +17,7 @@ import * as Wait from "@plue/testing/Wait"
 const Stub = StubLlm.layer({ pace: "100 millis", chunks: 40 }).pipe(
   Layer.provide(NodeHttpServer.layer(createServer, { port: 0, host: "127.0.0.1" }))
 )
-const Live = Plue.layerWith().pipe(
+const Live = Plue.layer().pipe(
   Layer.provideMerge(Layer.unwrapEffect(Effect.map(StubLlm.StubLlm, (stub) => TestServer.layer({ config: stub.opencodeConfig })))),
   Layer.provideMerge(Stub),
   Layer.provideMerge(Platform.layer)

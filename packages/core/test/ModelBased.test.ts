@@ -15,7 +15,7 @@ const Shares = Layer.scoped(ShareUrl, ShareService.serve).pipe(
   Layer.provideMerge(ShareService.layerMemory()),
   Layer.provide(NodeHttpServer.layer(createServer, { port: 0, host: "127.0.0.1" }))
 )
-const Live = Plue.layerWith().pipe(
+const Live = Plue.layer().pipe(
   Layer.provideMerge(Layer.unwrapEffect(Effect.map(ShareUrl, (url) => TestServer.layer({ config: { enterprise: { url } } })))),
   Layer.provideMerge(Shares),
   Layer.provideMerge(Platform.layer)

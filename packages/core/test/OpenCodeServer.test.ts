@@ -107,7 +107,7 @@ describe("OpenCodeServer.layer supervision", () => {
     Effect.gen(function*() {
       const box = yield* makeSandbox
       const context = yield* Layer.build(
-        Plue.layerWith({ sync: { backoff: "50 millis", maxBackoff: "300 millis" } }).pipe(
+        Plue.layer({ sync: { backoff: "50 millis", maxBackoff: "300 millis" } }).pipe(
           Layer.provideMerge(OpenCodeServer.layer({ cwd: box.project, env: box.env, restart: { limit: 1, backoff: "100 millis" } }))
         )
       )

@@ -12,7 +12,7 @@ import * as TestServer from "@plue/testing/TestServer"
 import * as Wait from "@plue/testing/Wait"
 
 const Platform = PlatformLayer.layer
-const Live = Plue.layerWith({ events: { capacity: 64 } }).pipe(
+const Live = Plue.layer({ events: { capacity: 64 } }).pipe(
   Layer.provideMerge(TestServer.layer()),
   Layer.provideMerge(Platform)
 )

@@ -21,7 +21,7 @@ const REFUSE = "plue-stub-refuse"
 const Stub = StubLlm.layer({ refuse: REFUSE }).pipe(
   Layer.provide(NodeHttpServer.layer(createServer, { port: 0, host: "127.0.0.1" }))
 )
-const Live = Plue.layerWith({ events: { capacity: 4096 } }).pipe(
+const Live = Plue.layer({ events: { capacity: 4096 } }).pipe(
   Layer.provideMerge(Layer.unwrapEffect(Effect.map(StubLlm.StubLlm, (stub) => TestServer.layer({
     config: stub.opencodeConfig,
     // A disposed instance is set up again on the next request, which can take a while on a

@@ -33,7 +33,7 @@ describe("SessionSync", () => {
       const port = Number(new URL(url).port)
 
       const context = yield* Layer.build(
-        Plue.layerWith({ sync: { backoff: "50 millis", maxBackoff: "400 millis" } }).pipe(
+        Plue.layer({ sync: { backoff: "50 millis", maxBackoff: "400 millis" } }).pipe(
           Layer.provide(OpenCodeConnection.layer({ url, password, requestTimeout: "10 seconds" }))
         )
       )

@@ -26,7 +26,7 @@ const serving = (directory: string, options: ShareService.Options = {}) =>
     Layer.provide(Platform)
   )
 
-const Live = Plue.layerWith().pipe(
+const Live = Plue.layer().pipe(
   Layer.provideMerge(Layer.unwrapEffect(Effect.map(ShareUrl, (url) => TestServer.layer({ config: { enterprise: { url } } })))),
   Layer.provideMerge(serving(dataDir)),
   Layer.provideMerge(Platform)

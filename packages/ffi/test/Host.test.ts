@@ -21,7 +21,7 @@ import { cliBin, compileLibrary, cSource, freeCallbackSlots } from "./support.js
 const Stub = StubLlm.layer({ pace: "100 millis", chunks: 40 }).pipe(
   Layer.provide(NodeHttpServer.layer(createServer, { port: 0, host: "127.0.0.1" }))
 )
-const Live = Plue.layerWith().pipe(
+const Live = Plue.layer().pipe(
   Layer.provideMerge(Layer.unwrapEffect(Effect.map(StubLlm.StubLlm, (stub) => TestServer.layer({ config: stub.opencodeConfig })))),
   Layer.provideMerge(Stub),
   Layer.provideMerge(Platform.layer)
@@ -177,7 +177,7 @@ describe("the C API when the server dies", () => {
       const box = yield* TestServer.makeSandbox
       // No restart: the server stays dead.
       const context = yield* Layer.build(
-        Plue.layerWith().pipe(Layer.provideMerge(OpenCodeServer.layer({ cwd: box.project, env: box.env, restart: false })))
+        Plue.layer().pipe(Layer.provideMerge(OpenCodeServer.layer({ cwd: box.project, env: box.env, restart: false })))
       )
       const server = Context.get(context, OpenCodeServer.OpenCodeServer)
       yield* Context.get(context, SessionSync.SessionSync).awaitConnected
