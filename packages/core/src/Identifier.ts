@@ -94,11 +94,11 @@ let lastValue = 0n
  * Generates a message id in OpenCode's ascending format: `msg_`, 12 hex digits of
  * `(milliseconds * 4096 + counter)`, then 14 random base62 characters. Every id is greater than
  * the one before it, also within one millisecond, past 4096 ids a millisecond, and when the wall
- * clock steps back.
+ * clock steps back. `now` is the time in ms (the client reads it from Effect's `Clock`).
  *
  * @since 0.1.0
  */
-export const ascendingMessageId = (now: number = Date.now()): MessageId => {
+export const ascendingMessageId = (now: number): MessageId => {
   const fromClock = BigInt(now) * 4096n + 1n
   const value = fromClock > lastValue ? fromClock : lastValue + 1n
   lastValue = value

@@ -5,7 +5,7 @@
  * @since 0.1.0
  */
 import * as HttpClient from "@effect/platform/HttpClient"
-import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -15,7 +15,7 @@ import type * as ConfigError from "effect/ConfigError"
 import type * as Stream from "effect/Stream"
 import { ascendingMessageId, parseSessionId, type MessageId } from "./Identifier.js"
 import { eventStream } from "./internal/events.js"
-import { makeRequester } from "./internal/request.js"
+import { makePipeline } from "./internal/request.js"
 import * as OpenCodeConnection from "./OpenCodeConnection.js"
 import type { OpenCodeError } from "./OpenCodeError.js"
 import {
@@ -116,7 +116,11 @@ const FIRST_PAGE = 1000
 export const make: Effect.Effect<Service, never, HttpClient.HttpClient | OpenCodeConnection.OpenCodeConnection> = Effect
   .gen(function*() {
     const settings = yield* OpenCodeConnection.OpenCodeConnection
-    const { client, run, target } = makeRequester(settings, yield* HttpClient.HttpClient)
+    const pipeline = makePipeline(settings, yield* HttpClient.HttpClient)
+    const run = pipeline.run
+    // A message id on Effect's clock (TestClock moves it in tests).
+    const messageId = (given: MessageId | undefined) =>
+      given !== undefined ? Effect.succeed(given) : Effect.map(Clock.currentTimeMillis, ascendingMessageId)
     // The largest list seen, so the next full listing asks for enough at once.
     const largestList = yield* Ref.make(0)
 
@@ -195,19 +199,19 @@ export const make: Effect.Effect<Service, never, HttpClient.HttpClient | OpenCod
           run({ method: "POST", path: `/session/${id}/abort`, sessionId: id, idempotent: true, decode: Schema.Boolean })),
       init: (sessionId, options) =>
         withId(sessionId, (id) =>
-          run({
+          Effect.flatMap(messageId(options.messageID), (messageID) => run({
             method: "POST",
             path: `/session/${id}/init`,
             sessionId: id,
             body: {
               providerID: options.providerID,
               modelID: options.modelID,
-              messageID: options.messageID ?? ascendingMessageId()
+              messageID
             },
             timeout: settings.initTimeout,
             idempotent: false,
             decode: Schema.Boolean
-          })),
+          }))),
       share: (sessionId) =>
         withId(sessionId, (id) =>
           run({ method: "POST", path: `/session/${id}/share`, sessionId: id, idempotent: false, decode: Session })),
@@ -217,24 +221,19 @@ export const make: Effect.Effect<Service, never, HttpClient.HttpClient | OpenCod
       status: run({ method: "GET", path: "/session/status", idempotent: true, decode: SessionStatusMap }),
       promptAsync: (sessionId, options) =>
         withId(sessionId, (id) =>
-          run({
+          Effect.flatMap(messageId(options.messageID), (messageID) => run({
             method: "POST",
             path: `/session/${id}/prompt_async`,
             sessionId: id,
             body: {
-              messageID: options.messageID ?? ascendingMessageId(),
+              messageID,
               ...(options.model ? { model: options.model } : {}),
               parts: [{ type: "text", text: options.text }]
             },
             idempotent: false,
             decode: undefined
-          })),
-      events: eventStream({
-        client,
-        request: HttpClientRequest.get("/event").pipe(HttpClientRequest.accept("text/event-stream")),
-        target: target("GET", "/event"),
-        settings
-      })
+          }))),
+      events: eventStream(pipeline, settings)
     }
     return service
   })

@@ -22,7 +22,7 @@ import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import { findExecutable, OPENCODE_VERSION, pdeathsigAvailable, resolveOpencodeBinary } from "./internal/binary.js"
 import { OutputTail } from "./internal/outputTail.js"
-import { makeRequester } from "./internal/request.js"
+import { makePipeline } from "./internal/request.js"
 import * as OpenCodeConnection from "./OpenCodeConnection.js"
 
 /**
@@ -212,7 +212,7 @@ export const start = (
       requestTimeout: Duration.seconds(2),
       retries: 0
     })
-    const { run } = makeRequester(settings, yield* HttpClient.HttpClient)
+    const { run } = makePipeline(settings, yield* HttpClient.HttpClient)
     yield* run({ method: "GET", path: "/global/health", idempotent: true, decode: Schema.Struct({ healthy: Schema.Literal(true) }) }).pipe(
       Effect.tapError(() => Effect.sleep(Duration.millis(100))),
       Effect.eventually,

@@ -12,6 +12,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as Random from "effect/Random"
 import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
@@ -182,7 +183,8 @@ export const make = (
             })
         )
         if (reached) delay = base
-        yield* Effect.sleep(Duration.millis(delay * (0.5 + Math.random() / 2)))
+        const jitter = yield* Random.next
+        yield* Effect.sleep(Duration.millis(delay * (0.5 + jitter / 2)))
         delay = Math.min(delay * 2, ceiling)
       }
     })

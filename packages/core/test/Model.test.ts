@@ -63,11 +63,11 @@ layer(Live, { timeout: 120_000, excludeTestServices: true })("OpenCodeClient wit
       const stub = yield* StubLlm.StubLlm
       const session = yield* client.create({ title: "init" })
       const before = yield* stub.stats
-      const start = Identifier.ascendingMessageId()
+      const start = Identifier.ascendingMessageId(Date.now())
       assert.isTrue(yield* client.init(session.id, { providerID: stub.providerID, modelID: stub.modelID }))
       const after = yield* stub.stats
       assert.isAbove(after.completed, before.completed, "the model answered to the end")
-      const end = Identifier.ascendingMessageId()
+      const end = Identifier.ascendingMessageId(Date.now())
       // The server stored the turn's user message under the id the client generated.
       const messages = yield* OtherClient.request<Array<{ info: { id: string; role: string } }>>("GET", `/session/${session.id}/message`)
       const user = messages.filter((m) => m.info.role === "user").map((m) => m.info.id)

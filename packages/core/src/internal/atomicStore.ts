@@ -3,6 +3,7 @@ import * as KeyValueStore from "@effect/platform/KeyValueStore"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as Random from "effect/Random"
 import type { PlatformError } from "@effect/platform/Error"
 
 /**
@@ -28,7 +29,8 @@ export const layer = (directory: string): Layer.Layer<KeyValueStore.KeyValueStor
         getUint8Array: (key) => missing(fs.readFile(file(key))),
         set: (key, value) =>
           Effect.gen(function*() {
-            const temporary = `${file(key)}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`
+            const unique = yield* Random.nextIntBetween(0, Number.MAX_SAFE_INTEGER)
+            const temporary = `${file(key)}.tmp-${process.pid}-${unique.toString(36)}`
             yield* typeof value === "string" ? fs.writeFileString(temporary, value) : fs.writeFile(temporary, value)
             yield* fs.rename(temporary, file(key))
           }),

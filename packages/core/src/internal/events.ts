@@ -1,7 +1,4 @@
 import * as Sse from "@effect/experimental/Sse"
-import type * as HttpClient from "@effect/platform/HttpClient"
-import type * as HttpClientError from "@effect/platform/HttpClientError"
-import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -10,8 +7,9 @@ import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import type { ConnectionSettings } from "../OpenCodeConnection.js"
-import { type OpenCodeError, Unauthorized, Unreachable, ServerError } from "../OpenCodeError.js"
+import { type OpenCodeError, Unreachable } from "../OpenCodeError.js"
 import { KnownEvent, type OpenCodeEvent, wireParseOptions } from "../OpenCodeSchema.js"
+import type { Pipeline } from "./request.js"
 
 /** A decoder per known event type: a failure then names only what is wrong with that type. */
 const DECODERS: ReadonlyMap<string, (input: unknown) => Either.Either<KnownEvent, ParseResult.ParseError>> = new Map(
@@ -62,57 +60,29 @@ export const decodeMessage = (data: string): Effect.Effect<Option.Option<OpenCod
   )
 }
 
-export interface EventStreamOptions {
-  readonly client: HttpClient.HttpClient
-  readonly request: HttpClientRequest.HttpClientRequest
-  readonly target: { readonly method: string; readonly url: string }
-  readonly settings: ConnectionSettings
-}
-
-/** One connection to an SSE endpoint of the server, decoded into events. */
-export const eventStream = (options: EventStreamOptions): Stream.Stream<OpenCodeEvent, OpenCodeError> => {
-  const { client, request, target, settings } = options
-  const lost = (error: HttpClientError.HttpClientError) =>
-    new Unreachable({ request: target, reason: "reset", detail: `the event stream broke: ${error.message}` })
+/**
+ * One connection to the server's `/event` stream, opened through the request pipeline (URL,
+ * auth, directory, status classification shared with every call), decoded into events.
+ */
+export const eventStream = (pipeline: Pipeline, settings: ConnectionSettings): Stream.Stream<OpenCodeEvent, OpenCodeError> => {
   const silence = settings.heartbeatTimeout
-  return Stream.unwrapScoped(Effect.gen(function*() {
-    const response = yield* client.execute(request).pipe(
-      Effect.mapError((error) =>
-        new Unreachable({
-          request: target,
-          reason: (error.cause as { code?: string } | undefined)?.code === "ECONNREFUSED" ? "refused" : "transport",
-          detail: error.message
-        })
-      ),
-      Effect.timeoutFail({
-        duration: settings.streamOpenTimeout,
-        onTimeout: () =>
-          new Unreachable({
-            request: target,
-            reason: "timeout",
-            detail: `the event stream did not open within ${Duration.format(settings.streamOpenTimeout)}`
-          })
-      })
-    )
-    if (response.status === 401 || response.status === 403) {
-      return yield* new Unauthorized({ request: target, status: response.status, passwordSent: Option.isSome(settings.password) })
-    }
-    if (response.status !== 200) {
-      const body = yield* Effect.orElseSucceed(response.text, () => "")
-      return yield* new ServerError({ request: target, status: response.status, detail: body.slice(0, 300) })
-    }
-    return response.stream.pipe(
-      Stream.decodeText(),
-      Stream.pipeThroughChannel(Sse.makeChannel()),
-      Stream.mapError(lost),
-      Stream.timeoutFail(
-        () => new Unreachable({ request: target, reason: "heartbeat", detail: `nothing received for ${Duration.format(silence)}` }),
-        silence
-      ),
-      Stream.mapEffect((event) => decodeMessage(event.data)),
-      Stream.filterMap((event) => event),
-      // The server closes the stream after this one; do not wait for it.
-      Stream.takeUntil((event) => event.type === "server.instance.disposed")
-    )
-  }))
+  return Stream.unwrapScoped(Effect.map(
+    pipeline.open("/event", "text/event-stream", settings.streamOpenTimeout),
+    ({ response, target }) =>
+      response.stream.pipe(
+        Stream.decodeText(),
+        Stream.pipeThroughChannel(Sse.makeChannel()),
+        Stream.mapError((error) =>
+          new Unreachable({ request: target, reason: "reset", detail: `the event stream broke: ${error.message}` })
+        ),
+        Stream.timeoutFail(
+          () => new Unreachable({ request: target, reason: "heartbeat", detail: `nothing received for ${Duration.format(silence)}` }),
+          silence
+        ),
+        Stream.mapEffect((event) => decodeMessage(event.data)),
+        Stream.filterMap((event) => event),
+        // The server closes the stream after this one; do not wait for it.
+        Stream.takeUntil((event) => event.type === "server.instance.disposed")
+      )
+  ))
 }

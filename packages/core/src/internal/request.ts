@@ -1,15 +1,13 @@
-import * as HttpClient from "@effect/platform/HttpClient"
+import type * as HttpClient from "@effect/platform/HttpClient"
 import type * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
-import * as Cause from "effect/Cause"
+import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import * as Exit from "effect/Exit"
-import * as Fiber from "effect/Fiber"
-import { flow } from "effect/Function"
 import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
+import * as Random from "effect/Random"
 import * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
@@ -42,10 +40,29 @@ export interface Spec<A> {
   readonly decode: Schema.Schema<A, any> | undefined
 }
 
-export interface Requester {
-  readonly client: HttpClient.HttpClient
+/** Where a request went, as errors name it. */
+export interface Target {
+  readonly method: string
+  readonly url: string
+}
+
+/**
+ * The one way requests reach the server: every call and the event stream are built here (URL,
+ * auth, directory, accept), sent through the ambient `HttpClient` under a deadline on Effect's
+ * clock, and every answer is classified here into the tagged errors of `OpenCodeError`.
+ */
+export interface Pipeline {
+  /** A call: sent, retried when safe, its body decoded. */
   readonly run: <A>(spec: Spec<A>) => Effect.Effect<A, OpenCodeError>
-  readonly target: (method: string, path: string) => { readonly method: string; readonly url: string }
+  /**
+   * Opens a streaming response (`accept`), failing like `run` on any status but 200; the deadline
+   * covers the opening only. The caller owns the response's body.
+   */
+  readonly open: (
+    path: string,
+    accept: string,
+    timeout: Duration.Duration
+  ) => Effect.Effect<{ readonly target: Target; readonly response: HttpClientResponse.HttpClientResponse }, OpenCodeError>
 }
 
 const errorCode = (cause: unknown): string | undefined => {
@@ -92,72 +109,49 @@ const isRetryable = (error: OpenCodeError): boolean =>
   (error._tag === "Unreachable" && (error.reason === "refused" || error.reason === "reset" || error.reason === "transport")) ||
   (error._tag === "ServerError" && (error.status === 502 || error.status === 503 || error.status === 504))
 
-/**
- * Fails with `onTimeout()` when `self` has not completed within `duration`, interrupting it.
- * `Effect.timeoutFail` does the same through a race of two fibers; one child fiber and a plain
- * timer cost markedly less on every request's path.
- */
-const withDeadline = <E2>(duration: Duration.Duration, onTimeout: () => E2) =>
-<A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | E2, R> =>
-  Effect.uninterruptibleMask((restore) =>
-    Effect.flatMap(Effect.fork(restore(self)), (fiber) => {
-      let timedOut = false
-      const timer = setTimeout(() => {
-        timedOut = true
-        fiber.unsafeInterruptAsFork(fiber.id())
-      }, Duration.toMillis(duration))
-      return restore(Fiber.await(fiber)).pipe(
-        Effect.onInterrupt(() => Effect.zipRight(Effect.sync(() => clearTimeout(timer)), Fiber.interrupt(fiber))),
-        Effect.flatMap((exit): Effect.Effect<A, E | E2> => {
-          clearTimeout(timer)
-          if (timedOut && Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause)) return Effect.fail(onTimeout())
-          return exit
-        })
-      )
-    })
-  )
-
-/** Builds the request runner for one connection over the ambient HttpClient. */
-export const makeRequester = (settings: ConnectionSettings, base: HttpClient.HttpClient): Requester => {
-  // No trace headers to the server: OpenCode traces sampled requests itself, at a cost per call.
-  const plain = base.pipe(HttpClient.withTracerPropagation(false))
-  // Requests made by `run` carry the full URL and the auth header from the start (computed
-  // once), so nothing is rewritten per call; `client` does that for the few other requests.
-  const authorization: Record<string, string> = Option.match(settings.password, {
+/** Builds the pipeline for one connection over the ambient HttpClient. */
+export const makePipeline = (settings: ConnectionSettings, client: HttpClient.HttpClient): Pipeline => {
+  // Computed once: every request carries the full URL, the auth header and the directory from
+  // the start, so nothing is rewritten per call. No trace headers are added here (OpenCode
+  // traces sampled requests itself, at a cost per call).
+  const headers: Record<string, string> = Option.match(settings.password, {
     onNone: () => ({}),
     onSome: (password) => ({
       authorization: `Basic ${Buffer.from(`opencode:${Redacted.value(password)}`).toString("base64")}`
     })
   })
-  const client = plain.pipe(
-    HttpClient.mapRequest(flow(
-      HttpClientRequest.prependUrl(settings.url),
-      Option.match(settings.directory, {
-        onNone: () => (request: HttpClientRequest.HttpClientRequest) => request,
-        onSome: (directory) => HttpClientRequest.setUrlParam("directory", directory)
-      }),
-      Option.match(settings.password, {
-        onNone: () => (request: HttpClientRequest.HttpClientRequest) => request,
-        onSome: (password) => HttpClientRequest.basicAuth("opencode", Redacted.value(password))
-      })
-    ))
-  )
   const passwordSent = Option.isSome(settings.password)
   const directory = Option.getOrUndefined(settings.directory)
-  const target = (method: string, path: string) => ({ method, url: `${settings.url}${path}` })
+
+  const build = (
+    method: Spec<unknown>["method"],
+    path: string,
+    accept: string,
+    urlParams: Record<string, string> | undefined,
+    body: unknown
+  ): { readonly target: Target; readonly request: HttpClientRequest.HttpClientRequest } => {
+    const target: Target = { method, url: `${settings.url}${path}` }
+    const params = directory === undefined ? urlParams : { directory, ...urlParams }
+    let request = HttpClientRequest.make(method)(target.url, {
+      headers: { ...headers, accept },
+      ...(params ? { urlParams: params } : {})
+    })
+    if (body !== undefined) request = HttpClientRequest.bodyText(request, JSON.stringify(body), "application/json")
+    return { target, request }
+  }
 
   // After a first failure: 40 ms (jittered), then exponential, each wait at most 1 s; in all
-  // `retries` retries.
-  const firstRetryDelay = () => Duration.millis(40 * (0.8 + Math.random() * 0.4))
+  // `retries` retries. Jitter comes from Effect's Random, waits from its Clock.
+  const firstRetryDelay = Effect.flatMap(Random.next, (r) => Effect.sleep(Duration.millis(40 * (0.8 + r * 0.4))))
   const retrySchedule = Schedule.exponential(Duration.millis(80), 2).pipe(
     Schedule.jittered,
     Schedule.either(Schedule.spaced(Duration.seconds(1))),
     Schedule.intersect(Schedule.recurs(settings.retries - 1))
   )
 
-  const transportError = (request: ReturnType<typeof target>) => (error: HttpClientError.HttpClientError) =>
+  const transportError = (target: Target) => (error: HttpClientError.HttpClientError) =>
     new Unreachable({
-      request,
+      request: target,
       reason: error._tag === "RequestError" ? unreachableReason(error.cause) : "reset",
       detail: describe(error.cause ?? error)
     })
@@ -183,56 +177,63 @@ export const makeRequester = (settings: ConnectionSettings, base: HttpClient.Htt
     return decode
   }
 
-  const classify = <A>(
-    spec: Spec<A>,
-    request: ReturnType<typeof target>,
-    status: number,
-    body: string
-  ): Either.Either<A, OpenCodeError> => {
-    if (status >= 200 && status < 300) {
-      if (spec.decode === undefined) return Either.right(undefined as A)
-      let json: unknown
-      try {
-        json = JSON.parse(body)
-      } catch (cause) {
-        return Either.left(
-          new ProtocolError({ request, what: "the JSON body", detail: `${describe(cause)}; body starts ${JSON.stringify(body.slice(0, 80))}` })
-        )
-      }
-      return Either.mapLeft(decoderFor(spec.decode)(json), (error) =>
-        new ProtocolError({ request, what: "the response body", detail: ParseResult.TreeFormatter.formatErrorSync(error) }))
-    }
-    if (status === 401 || status === 403) return Either.left(new Unauthorized({ request, status, passwordSent }))
-    if (status === 404 && spec.sessionId !== undefined) {
-      return Either.left(new SessionNotFound({ sessionId: spec.sessionId, request }))
-    }
-    if (status === 400 || status === 422) return Either.left(new BadRequest({ request, status, detail: serverDetail(body) }))
-    return Either.left(new ServerError({ request, status, detail: serverDetail(body) }))
+  /** Every status but 2xx, classified once for calls and streams alike. */
+  const failure = (target: Target, status: number, body: string, sessionId: string | undefined): OpenCodeError => {
+    if (status === 401 || status === 403) return new Unauthorized({ request: target, status, passwordSent })
+    if (status === 404 && sessionId !== undefined) return new SessionNotFound({ sessionId, request: target })
+    if (status === 400 || status === 422) return new BadRequest({ request: target, status, detail: serverDetail(body) })
+    return new ServerError({ request: target, status, detail: serverDetail(body) })
   }
 
+  const classify = <A>(spec: Spec<A>, target: Target, status: number, body: string): Either.Either<A, OpenCodeError> => {
+    if (status < 200 || status >= 300) return Either.left(failure(target, status, body, spec.sessionId))
+    if (spec.decode === undefined) return Either.right(undefined as A)
+    let json: unknown
+    try {
+      json = JSON.parse(body)
+    } catch (cause) {
+      return Either.left(
+        new ProtocolError({ request: target, what: "the JSON body", detail: `${describe(cause)}; body starts ${JSON.stringify(body.slice(0, 80))}` })
+      )
+    }
+    return Either.mapLeft(decoderFor(spec.decode)(json), (error) =>
+      new ProtocolError({ request: target, what: "the response body", detail: ParseResult.TreeFormatter.formatErrorSync(error) }))
+  }
+
+  const timedOut = (target: Target, what: string, timeout: Duration.Duration) => () =>
+    new Unreachable({ request: target, reason: "timeout", detail: `${what} within ${Duration.format(timeout)}` })
+
   const run = <A>(spec: Spec<A>): Effect.Effect<A, OpenCodeError> => {
-    const request = target(spec.method, spec.path)
-    const urlParams = directory === undefined ? spec.urlParams : { directory, ...spec.urlParams }
-    let http = HttpClientRequest.make(spec.method)(request.url, {
-      acceptJson: true,
-      headers: authorization,
-      ...(urlParams ? { urlParams } : {})
-    })
-    if (spec.body !== undefined) http = HttpClientRequest.bodyText(http, JSON.stringify(spec.body), "application/json")
+    const { request, target } = build(spec.method, spec.path, "application/json", spec.urlParams, spec.body)
     const timeout = spec.timeout ?? settings.requestTimeout
-    const attempt = plain.execute(http).pipe(
-      Effect.flatMap((response) => Effect.map(response.text, (body) => classify(spec, request, response.status, body))),
-      Effect.mapError(transportError(request)),
-      withDeadline(timeout, () =>
-        new Unreachable({ request, reason: "timeout", detail: `no complete answer within ${Duration.format(timeout)}` })),
+    const attempt = client.execute(request).pipe(
+      Effect.flatMap((response) => Effect.map(response.text, (body) => classify(spec, target, response.status, body))),
+      Effect.mapError(transportError(target)),
+      Effect.timeoutFail({ duration: timeout, onTimeout: timedOut(target, "no complete answer", timeout) }),
       Effect.flatten
     )
     if (!spec.idempotent || settings.retries === 0) return attempt
     // The retry machinery is entered only after a first failure: the usual call pays nothing
     // for it. The first retry waits like every later one.
     return Effect.catchIf(attempt, isRetryable, () =>
-      Effect.retry(Effect.zipRight(Effect.sleep(firstRetryDelay()), attempt), { schedule: retrySchedule, while: isRetryable }))
+      Effect.retry(Effect.zipRight(firstRetryDelay, attempt), { schedule: retrySchedule, while: isRetryable }))
   }
 
-  return { client, run, target }
+  const open: Pipeline["open"] = (path, accept, timeout) => {
+    const { request, target } = build("GET", path, accept, undefined, undefined)
+    return client.execute(request).pipe(
+      Effect.mapError(transportError(target)),
+      Effect.flatMap((response) =>
+        response.status === 200
+          ? Effect.succeed({ target, response })
+          : Effect.flatMap(
+            Effect.orElseSucceed(response.text, () => ""),
+            (body) => Effect.fail(failure(target, response.status, body, undefined))
+          )
+      ),
+      Effect.timeoutFail({ duration: timeout, onTimeout: timedOut(target, "the event stream did not open", timeout) })
+    )
+  }
+
+  return { run, open }
 }
