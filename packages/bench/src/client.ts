@@ -4,12 +4,15 @@
  * machine affects all three alike.
  */
 import { createOpencodeClient } from "@opencode-ai/sdk/v2/client"
+import { HttpClient } from "@effect/platform"
+import { NodeHttpClient } from "@effect/platform-node"
 import { Effect, Redacted } from "effect"
 import { createServer, type Server } from "node:http"
 import type { AddressInfo } from "node:net"
 import * as OpenCodeClient from "@plue/core/OpenCodeClient"
 import * as OpenCodeConnection from "@plue/core/OpenCodeConnection"
 import type * as OpenCodeServer from "@plue/core/OpenCodeServer"
+import * as UndiciHttpClient from "@plue/core/UndiciHttpClient"
 import { type Figure, measure, type Op } from "./measure.js"
 
 /**
@@ -47,8 +50,17 @@ export const overheadBench = (options: ClientBenchOptions) =>
       (server) => Effect.sync(() => server.close())
     )
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+    const connection = OpenCodeConnection.make({ url, password: Redacted.make("pw") })
+    // plue over its own HttpClient (UndiciHttpClient, what the bench's plue uses everywhere)
+    // and over @effect/platform-node's NodeHttpClient.layerUndici, for comparison.
+    const dispatcher = yield* UndiciHttpClient.makeDispatcher
     const client = yield* OpenCodeClient.make.pipe(
-      Effect.provideService(OpenCodeConnection.OpenCodeConnection, OpenCodeConnection.make({ url, password: Redacted.make("pw") }))
+      Effect.provideService(OpenCodeConnection.OpenCodeConnection, connection),
+      Effect.provideService(HttpClient.HttpClient, UndiciHttpClient.make(dispatcher))
+    )
+    const platformClient = yield* OpenCodeClient.make.pipe(
+      Effect.provideService(OpenCodeConnection.OpenCodeConnection, connection),
+      Effect.provide(NodeHttpClient.layerUndici)
     )
     const headers = { authorization: "Basic b3BlbmNvZGU6cHc=", accept: "application/json" }
     const json = { ...headers, "content-type": "application/json" }
@@ -69,7 +81,8 @@ export const overheadBench = (options: ClientBenchOptions) =>
         impls: {
           fetch: () => fetch(`${url}/session/${id}`, { headers }).then(ok),
           sdk: () => sdk.session.get({ sessionID: id }).then(sdkOk),
-          plue: () => run(client.get(id))
+          plue: () => run(client.get(id)),
+          "plue/platform": () => run(platformClient.get(id))
         }
       },
       {
@@ -77,7 +90,8 @@ export const overheadBench = (options: ClientBenchOptions) =>
         impls: {
           fetch: () => fetch(`${url}/session?limit=1000`, { headers }).then(ok),
           sdk: () => sdk.session.list({ limit: 1000 }).then(sdkOk),
-          plue: () => run(client.list())
+          plue: () => run(client.list()),
+          "plue/platform": () => run(platformClient.list())
         }
       },
       {
@@ -85,7 +99,8 @@ export const overheadBench = (options: ClientBenchOptions) =>
         impls: {
           fetch: () => fetch(`${url}/session/${id}`, { method: "PATCH", headers: json, body: JSON.stringify({ title: "t" }) }).then(ok),
           sdk: () => sdk.session.update({ sessionID: id, title: "t" }).then(sdkOk),
-          plue: () => run(client.update(id, { title: "t" }))
+          plue: () => run(client.update(id, { title: "t" })),
+          "plue/platform": () => run(platformClient.update(id, { title: "t" }))
         }
       },
       {
@@ -93,7 +108,8 @@ export const overheadBench = (options: ClientBenchOptions) =>
         impls: {
           fetch: () => fetch(`${url}/session`, { method: "POST", headers: json, body: JSON.stringify({ title: "t" }) }).then(ok),
           sdk: () => sdk.session.create({ title: "t" }).then(sdkOk),
-          plue: () => run(client.create({ title: "t" }))
+          plue: () => run(client.create({ title: "t" })),
+          "plue/platform": () => run(platformClient.create({ title: "t" }))
         }
       }
     ]

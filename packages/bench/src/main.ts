@@ -4,7 +4,8 @@
  * `--json` prints one JSON object; `--quick` runs fewer rounds; `--client` runs only the client
  * figures (real server and loopback stub).
  */
-import { NodeContext, NodeHttpClient } from "@effect/platform-node"
+import { NodeContext } from "@effect/platform-node"
+import * as UndiciHttpClient from "@plue/core/UndiciHttpClient"
 import { OpenCodeClient, OpenCodeConnection, OpenCodeServer, Plue, SessionCache, SessionEvents, SessionManager, SessionSync } from "@plue/core"
 import { bridgeBench } from "./bridge.js"
 import { clientBench, overheadBench } from "./client.js"
@@ -150,7 +151,7 @@ const program = Effect.gen(function*() {
 
 ;(args.has("--startup") ? startupOnly : program).pipe(
   Effect.scoped,
-  Effect.provide(Layer.mergeAll(NodeContext.layer, NodeHttpClient.layerUndici)),
+  Effect.provide(Layer.mergeAll(NodeContext.layer, UndiciHttpClient.layer)),
   Effect.runPromise
 ).then(
   () => process.exit(0),

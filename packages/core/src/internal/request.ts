@@ -1,4 +1,4 @@
-import type * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClient from "@effect/platform/HttpClient"
 import type * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
@@ -110,10 +110,11 @@ const isRetryable = (error: OpenCodeError): boolean =>
   (error._tag === "ServerError" && (error.status === 502 || error.status === 503 || error.status === 504))
 
 /** Builds the pipeline for one connection over the ambient HttpClient. */
-export const makePipeline = (settings: ConnectionSettings, client: HttpClient.HttpClient): Pipeline => {
+export const makePipeline = (settings: ConnectionSettings, base: HttpClient.HttpClient): Pipeline => {
+  // No trace headers to the server: OpenCode traces sampled requests itself, at a cost per call.
+  const client = HttpClient.withTracerPropagation(base, false)
   // Computed once: every request carries the full URL, the auth header and the directory from
-  // the start, so nothing is rewritten per call. No trace headers are added here (OpenCode
-  // traces sampled requests itself, at a cost per call).
+  // the start, so nothing is rewritten per call.
   const headers: Record<string, string> = Option.match(settings.password, {
     onNone: () => ({}),
     onSome: (password) => ({
