@@ -6,7 +6,7 @@
 import { createOpencodeClient } from "@opencode-ai/sdk/v2/client"
 import { HttpClient } from "@effect/platform"
 import { NodeHttpClient } from "@effect/platform-node"
-import { Effect, Redacted } from "effect"
+import { Effect, Layer, Redacted } from "effect"
 import { createServer, type Server } from "node:http"
 import type { AddressInfo } from "node:net"
 import * as OpenCodeClient from "@plue/core/OpenCodeClient"
@@ -58,9 +58,10 @@ export const overheadBench = (options: ClientBenchOptions) =>
       Effect.provideService(OpenCodeConnection.OpenCodeConnection, connection),
       Effect.provideService(HttpClient.HttpClient, UndiciHttpClient.make(dispatcher))
     )
+    const platformHttp = yield* Layer.build(NodeHttpClient.layerUndici)
     const platformClient = yield* OpenCodeClient.make.pipe(
       Effect.provideService(OpenCodeConnection.OpenCodeConnection, connection),
-      Effect.provide(NodeHttpClient.layerUndici)
+      Effect.provide(platformHttp)
     )
     const headers = { authorization: "Basic b3BlbmNvZGU6cHc=", accept: "application/json" }
     const json = { ...headers, "content-type": "application/json" }
