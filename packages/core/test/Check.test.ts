@@ -1,4 +1,4 @@
-import { assert, describe, it } from "@effect/vitest"
+import { describe, it } from "@effect/vitest"
 import { Arbitrary, FastCheck as fc, Schema } from "effect"
 import { compileCheck } from "../src/internal/check.js"
 import { Session, SessionStatusMap } from "../src/OpenCodeSchema.js"
