@@ -120,7 +120,8 @@ describe("finding the binary", () => {
         assert.strictEqual(error.reason, "BinaryNotFound", binary)
         assert.strictEqual(error.binary, binary)
         assert.include(error.message, `no executable file at ${binary}`)
-        assert.include(error.message, "install the pinned opencode-ai package (npm ci) or set PLUE_OPENCODE_BIN")
+        assert.include(error.message, "install it with `npm install opencode-ai@")
+        assert.include(error.message, "set PLUE_OPENCODE_BIN")
       }
       // `true` is found on PATH and run: it exits at once, having printed nothing.
       const quiet = yield* Effect.flip(Effect.scoped(OpenCodeServer.start({ binary: "true" })))
