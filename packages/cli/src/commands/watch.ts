@@ -9,6 +9,7 @@ import { Plue, SessionEvents, SessionSync } from "@plue/core"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import * as Connection from "../Connection.js"
 import { localTime, sanitize } from "../Output.js"
@@ -41,24 +42,35 @@ const describe = (event: SessionEvents.Delivery): string => {
  */
 export const watch = Command.make("watch", {
   ...Connection.options,
-  json: Options.boolean("json").pipe(Options.withDescription("One JSON object per line"))
+  json: Options.boolean("json").pipe(Options.withAlias("j"), Options.withDescription("One JSON object per line"))
 }, (o) =>
   Effect.gen(function*() {
     const events = yield* SessionEvents.SessionEvents
     const sync = yield* SessionSync.SessionSync
     const stream = yield* events.subscribe
-    // Connection state goes to stderr, so stdout stays a clean event log.
+    // Connection state goes to stderr, so stdout stays a clean event log: every lost connection
+    // says why and when the next attempt starts; watching is retried until Ctrl-C.
     yield* Effect.forkScoped(sync.changes.pipe(
-      Stream.changesWith((a, b) => a.status === b.status),
-      Stream.runForEach((state) => Effect.sync(() => process.stderr.write(`plue: ${state.status}\n`)))
+      Stream.changesWith((a, b) => a.status === b.status && a.reconnects === b.reconnects),
+      Stream.runForEach((state) =>
+        Effect.sync(() => {
+          if (state.status === "connected") process.stderr.write("plue: connected\n")
+          if (state.status !== "reconnecting") return
+          const why = Option.getOrElse(state.lastError, () => "connection lost").split("\n")[0]
+          const next = Option.match(state.retryAt, { onNone: () => "", onSome: (at) => `; next attempt at ${localTime(at)}` })
+          process.stderr.write(`plue: reconnecting: ${why}${next}\n`)
+        })
+      )
     ))
-    yield* Stream.runForEach(stream, (event) =>
-      Console.log(o.json ? JSON.stringify(event) : `${localTime(Date.now())}  ${describe(event)}`))
+    // A refused password ends the watch at once: retrying cannot help.
+    yield* Effect.raceFirst(
+      Stream.runForEach(stream, (event) =>
+        Console.log(o.json ? JSON.stringify(event) : `${localTime(Date.now())}  ${describe(event)}`)),
+      Connection.refused(sync)
+    )
   }).pipe(
     Effect.scoped,
     Effect.provide(Plue.layerWith().pipe(Layer.provide(Connection.connection(o))))
   )).pipe(
-    Command.withDescription(
-      "Follow session events live (from this and every other client) until Ctrl-C\n\nExamples:\n  plue watch\n  plue watch --json | jq .session.title"
-    )
+    Command.withDescription("Follow session events live (from this and every other client) until Ctrl-C")
   )
