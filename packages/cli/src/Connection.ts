@@ -288,7 +288,7 @@ export const awaitConnected = (
 ): Effect.Effect<void, OpenCodeError.Unauthorized | HostUnreachable, OpenCodeConnection.OpenCodeConnection> =>
   Effect.gen(function*() {
     const settings = yield* OpenCodeConnection.OpenCodeConnection
-    const connected = yield* Effect.raceFirst(sync.awaitConnected, refused(sync)).pipe(Effect.timeout(within), Effect.option)
+    const connected = yield* Effect.raceFirst(sync.awaitConnected, refused(sync)).pipe(Effect.timeoutOption(within))
     if (Option.isSome(connected)) return
     const state = yield* sync.state
     return yield* new HostUnreachable({

@@ -84,8 +84,8 @@ export class InitFailed extends Schema.TaggedError<InitFailed>("@plue/cli/InitFa
   detail: Schema.String
 }) {
   override get message(): string {
-    return `OpenCode could not run init on ${this.sessionId} with ${this.model} (${this.detail}). ` +
-      "Check --provider and --model: they must name a provider configured on the server and one of its models (`opencode models` lists them)."
+    return `OpenCode could not run init on ${this.sessionId} with ${this.model} (${this.detail.replace(/[.\s]+$/, "")}). ` +
+      "Most often the server does not know that provider or model: check --provider and --model (`opencode models` lists them); else the server's log says why."
   }
 }
 

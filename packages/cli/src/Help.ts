@@ -7,6 +7,13 @@
  */
 
 /**
+ * The version `plue --version` prints.
+ *
+ * @since 0.1.0
+ */
+export const version = "0.1.0"
+
+/**
  * A flag as help shows it and as the command line check knows it.
  *
  * @since 0.1.0
@@ -266,9 +273,9 @@ export const render = (path: ReadonlyArray<string>, color: boolean): string => {
     lines.push(heading("USAGE"), `  ${full(path)} <command> [flags]`, "")
     lines.push(heading("COMMANDS"), ...columns(childrenOf(path)), "")
     lines.push(heading("FLAGS"), ...columns([...(path.length === 0 ? rootFlags : []), helpFlag].map((f) => [flagLabel(f), f.description])), "")
+    lines.push(`Run '${full(path)} <command> --help' for more about a command.`)
   }
-  lines.push(`Run '${full(path)}${command ? "" : " <command>"} --help' for more, or see docs/cli.md.`)
-  return lines.join("\n")
+  return lines.join("\n").trimEnd()
 }
 
 /**

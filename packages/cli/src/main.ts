@@ -9,6 +9,7 @@ import { host } from "./commands/host.js"
 import { session } from "./commands/session.js"
 import { shareServer } from "./commands/shareServer.js"
 import { watch } from "./commands/watch.js"
+import { version } from "./Help.js"
 
 /**
  * The root command.
@@ -19,13 +20,6 @@ export const plue = Command.make("plue").pipe(
   Command.withDescription("Drive OpenCode sessions from the terminal"),
   Command.withSubcommands([session, watch, host, shareServer, demo])
 )
-
-/**
- * The version `plue --version` prints.
- *
- * @since 0.1.0
- */
-export const version = "0.1.0"
 
 /**
  * Runs the CLI on `argv`.

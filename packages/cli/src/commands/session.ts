@@ -141,13 +141,10 @@ const init = Command.make("init", {
   Effect.gen(function*() {
       const id = o.id
       yield* withClient(o, Effect.flatMap(OpenCodeClient.OpenCodeClient, (c) => c.init(id, { providerID: o.provider, modelID: o.model }))).pipe(
-        // OpenCode answers an unknown provider or model with a bare failure: say which flags to fix.
+        // OpenCode answers an unknown provider or model with a bare 500: say which flags to check.
         Effect.catchTags({
-          BadRequest: (e) => Effect.fail(new InitFailed({ sessionId: id, model: `${o.provider}/${o.model}`, detail: e.detail })),
-          ServerError: (e) =>
-            /provider|model/i.test(e.detail)
-              ? Effect.fail(new InitFailed({ sessionId: id, model: `${o.provider}/${o.model}`, detail: e.detail }))
-              : Effect.fail(e)
+          BadRequest: (e) => Effect.fail(new InitFailed({ sessionId: id, model: `${o.provider}/${o.model}`, detail: `${e.status}: ${e.detail}` })),
+          ServerError: (e) => Effect.fail(new InitFailed({ sessionId: id, model: `${o.provider}/${o.model}`, detail: `${e.status}: ${e.detail}` }))
         })
       )
       yield* print(o.json, { initialized: id }, () => `initialized ${id} with ${o.provider}/${o.model}`)
