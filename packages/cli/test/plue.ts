@@ -51,7 +51,7 @@ export const start = (
     child.stderr!.on("data", (d) => (stderr += d))
     const output = () => ({ code: child.exitCode, stdout, stderr })
     child.on("close", (code) => Deferred.unsafeDone(exited, Effect.succeed({ code, stdout, stderr })))
-    const waitFor = (stream: "stdout" | "stderr", pattern: RegExp, within: Duration.DurationInput = "60 seconds") =>
+    const waitFor = (stream: "stdout" | "stderr", pattern: RegExp, within: Duration.DurationInput = "300 seconds") =>
       Effect.async<string, Error>((resume) => {
         const check = () => {
           const match = pattern.exec(stream === "stdout" ? stdout : stderr)
@@ -80,7 +80,7 @@ export const start = (
 export const run = (
   args: ReadonlyArray<string>,
   env: Record<string, string> = {},
-  within: Duration.DurationInput = "120 seconds",
+  within: Duration.DurationInput = "300 seconds",
   cwd?: string
 ): Effect.Effect<Run, Error> =>
   Effect.scoped(Effect.flatMap(start(args, env, cwd), (running) =>

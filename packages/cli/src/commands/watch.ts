@@ -55,8 +55,9 @@ export const watch = Command.make("watch", {
       Stream.runForEach((state) =>
         Effect.sync(() => {
           if (state.status === "connected") process.stderr.write("plue: connected\n")
-          if (state.status !== "reconnecting") return
-          const why = Option.getOrElse(state.lastError, () => "connection lost").split("\n")[0]
+          // A refused password is not retried: the watch ends with the reason instead.
+          if (state.status !== "reconnecting" || Option.exists(state.lastFailure, (f) => f._tag === "Unauthorized")) return
+          const why = Option.getOrElse(state.lastError, () => "connection lost").split("\n")[0]!.replace(/[.\s]+$/, "")
           const next = Option.match(state.retryAt, { onNone: () => "", onSome: (at) => `; next attempt at ${localTime(at)}` })
           process.stderr.write(`plue: reconnecting: ${why}${next}\n`)
         })
