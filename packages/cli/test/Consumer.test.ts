@@ -2,12 +2,12 @@
 // tarballs are installed into an empty project with the README's own install commands (nothing
 // else from the workspace), and there the README's Effect sample, `npx plue` and the README's C
 // example run against a real OpenCode server.
-import { NodeContext, NodeHttpClient } from "@effect/platform-node"
 import { OpenCodeServer } from "@plue/core"
+import * as Platform from "@plue/testing/Platform"
+import * as Spawn from "@plue/testing/Spawn"
 import * as TestServer from "@plue/testing/TestServer"
 import { assert, layer } from "@effect/vitest"
 import { Effect, Layer, Redacted } from "effect"
-import { spawn } from "node:child_process"
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -15,13 +15,9 @@ import { fileURLToPath } from "node:url"
 
 const ROOT = fileURLToPath(new URL("../../..", import.meta.url))
 const README = readFileSync(join(ROOT, "README.md"), "utf8")
-const Live = TestServer.layer().pipe(Layer.provideMerge(Layer.mergeAll(NodeContext.layer, NodeHttpClient.layerUndici)))
+const Live = TestServer.layer().pipe(Layer.provideMerge(Platform.layer))
 
-interface Run {
-  readonly code: number | null
-  readonly stdout: string
-  readonly stderr: string
-}
+type Run = Spawn.Result
 
 /**
  * The environment of a nested npm: the caller's, without the `npm_*` variables an outer `npm test`
@@ -37,27 +33,8 @@ const cleanEnv = (extra: Record<string, string> = {}): Record<string, string> =>
   return { ...env, NO_COLOR: "1", npm_config_update_notifier: "false", npm_config_fund: "false", npm_config_audit: "false", ...extra }
 }
 
-/** Runs a shell command line; the whole process group is killed if the test ends first. */
-const sh = (line: string, cwd: string, env: Record<string, string> = cleanEnv()) =>
-  Effect.acquireUseRelease(
-    Effect.sync(() => spawn("sh", ["-c", line], { cwd, env, stdio: ["ignore", "pipe", "pipe"], detached: true })),
-    (child) =>
-      Effect.async<Run>((resume) => {
-        let stdout = ""
-        let stderr = ""
-        child.stdout.on("data", (d) => (stdout += d))
-        child.stderr.on("data", (d) => (stderr += d))
-        child.on("close", (code) => resume(Effect.succeed({ code, stdout, stderr })))
-      }),
-    (child) =>
-      Effect.sync(() => {
-        try {
-          process.kill(-child.pid!, "SIGKILL")
-        } catch {
-          // already gone
-        }
-      })
-  )
+/** Runs a shell command line in a process group of its own, ended with the test's scope if the test ends first. */
+const sh = (line: string, cwd: string, env: Record<string, string> = cleanEnv()) => Spawn.run("sh", ["-c", line], { cwd, env })
 
 const ok = (run: Run, what: string) => assert.strictEqual(run.code, 0, `${what}\n${run.stdout}\n${run.stderr}`)
 
