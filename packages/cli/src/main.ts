@@ -6,6 +6,7 @@
 import * as Command from "@effect/cli/Command"
 import { demo } from "./commands/demo.js"
 import { host } from "./commands/host.js"
+import { serve } from "./commands/serve.js"
 import { session } from "./commands/session.js"
 import { shareServer } from "./commands/shareServer.js"
 import { watch } from "./commands/watch.js"
@@ -23,7 +24,7 @@ export const plue = Command.make("plue").pipe(
       "Exit codes: 0 ok, 1 internal failure, 2 usage error or bad id, 3 session not found,\n" +
       "4 unauthorized, 5 unreachable (or the local server did not start), 130 interrupted."
   ),
-  Command.withSubcommands([session, watch, host, shareServer, demo])
+  Command.withSubcommands([session, watch, host, shareServer, demo, serve])
 )
 
 /**
