@@ -220,7 +220,7 @@ PLUE_API char *plue_session_list(void);
  *
  * session:   a handle from plue_session_create or plue_session_open.
  * title: the new title, valid UTF-8 (not NULL).
- * Returns:   0 on success, otherwise a plue_error_t code.
+ * Returns:   0 on success, otherwise a plue_error code.
  * On failure plue_get_last_error_code() and plue_get_last_error() say why.
  * Blocks the calling thread until done; never call it on the JavaScript main thread.
  */
@@ -232,7 +232,7 @@ PLUE_API int plue_session_update_title(plue_session_t session, const char *title
  * session:   a handle from plue_session_create or plue_session_open.
  * provider_id: the provider, e.g. `anthropic` (not NULL).
  * model_id: the model, e.g. `claude-sonnet-4` (not NULL).
- * Returns:   0 on success, otherwise a plue_error_t code.
+ * Returns:   0 on success, otherwise a plue_error code.
  * On failure plue_get_last_error_code() and plue_get_last_error() say why.
  * Blocks the calling thread until done; never call it on the JavaScript main thread.
  */
@@ -242,7 +242,7 @@ PLUE_API int plue_session_initialize(plue_session_t session, const char *provide
  * plue_session_delete: Deletes the session and all its children. The handle stays valid to destroy; other calls on it fail with PLUE_ERR_DELETED.
  *
  * session:   a handle from plue_session_create or plue_session_open.
- * Returns:   0 on success, otherwise a plue_error_t code.
+ * Returns:   0 on success, otherwise a plue_error code.
  * On failure plue_get_last_error_code() and plue_get_last_error() say why.
  * Blocks the calling thread until done; never call it on the JavaScript main thread.
  */
@@ -252,7 +252,7 @@ PLUE_API int plue_session_delete(plue_session_t session);
  * plue_session_abort: Interrupts the handle's in-flight calls (they return PLUE_ERR_ABORTED) and stops the session's run on the server.
  *
  * session:   a handle from plue_session_create or plue_session_open.
- * Returns:   0 on success, otherwise a plue_error_t code.
+ * Returns:   0 on success, otherwise a plue_error code.
  * On failure plue_get_last_error_code() and plue_get_last_error() say why.
  * Blocks the calling thread until done; never call it on the JavaScript main thread.
  */
@@ -272,7 +272,7 @@ PLUE_API char *plue_session_create_share(plue_session_t session);
  * plue_session_unshare: Stops sharing the session.
  *
  * session:   a handle from plue_session_create or plue_session_open.
- * Returns:   0 on success, otherwise a plue_error_t code.
+ * Returns:   0 on success, otherwise a plue_error code.
  * On failure plue_get_last_error_code() and plue_get_last_error() say why.
  * Blocks the calling thread until done; never call it on the JavaScript main thread.
  */

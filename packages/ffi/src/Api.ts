@@ -149,7 +149,7 @@ export const Functions = [
     handle: true,
     strings: [{ name: "title", nullable: false, doc: "the new title, valid UTF-8" }],
     summary: "Sets the session's title.",
-    returns: "0 on success, otherwise a plue_error_t code."
+    returns: "0 on success, otherwise a plue_error code."
   },
   {
     name: "plue_session_initialize",
@@ -161,7 +161,7 @@ export const Functions = [
       { name: "model_id", nullable: false, doc: "the model, e.g. `claude-sonnet-4`" }
     ],
     summary: "Runs OpenCode's init turn on the model and blocks until it ends. plue_session_abort on the same handle, from another thread, ends it early with PLUE_ERR_ABORTED.",
-    returns: "0 on success, otherwise a plue_error_t code."
+    returns: "0 on success, otherwise a plue_error code."
   },
   {
     name: "plue_session_delete",
@@ -170,7 +170,7 @@ export const Functions = [
     handle: true,
     strings: [],
     summary: "Deletes the session and all its children. The handle stays valid to destroy; other calls on it fail with PLUE_ERR_DELETED.",
-    returns: "0 on success, otherwise a plue_error_t code."
+    returns: "0 on success, otherwise a plue_error code."
   },
   {
     name: "plue_session_abort",
@@ -179,7 +179,7 @@ export const Functions = [
     handle: true,
     strings: [],
     summary: "Interrupts the handle's in-flight calls (they return PLUE_ERR_ABORTED) and stops the session's run on the server.",
-    returns: "0 on success, otherwise a plue_error_t code."
+    returns: "0 on success, otherwise a plue_error code."
   },
   {
     name: "plue_session_create_share",
@@ -197,7 +197,7 @@ export const Functions = [
     handle: true,
     strings: [],
     summary: "Stops sharing the session.",
-    returns: "0 on success, otherwise a plue_error_t code."
+    returns: "0 on success, otherwise a plue_error code."
   },
   {
     name: "plue_session_destroy",

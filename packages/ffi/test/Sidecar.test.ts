@@ -63,28 +63,28 @@ layer(Live, { timeout: 240_000, excludeTestServices: true })("a C program with i
       assert.match(ran.stdout, /^Session info: \{"id":"ses_/m)
       assert.match(ran.stdout, /^After: .*"title":"My Coding Session"/m)
       assert.notInclude(ran.stderr, "line ", explain(ran))
-    }))
+    }), { timeout: 180_000 })
 
   it.effect("8 threads call at once; every answer is right; nothing leaks", () =>
     Effect.gen(function*() {
       const ran = yield* run(ownMain, ["threads"], yield* OpenCodeServer.OpenCodeServer)
       assert.strictEqual(ran.code, 0, explain(ran))
       assert.include(ran.stdout, "done: 0 failure(s)")
-    }), { timeout: 120_000 })
+    }), { timeout: 180_000 })
 
   it.effect("init counts, shutdown reaps, init again works, old handles are refused, the program's SIGCHLD handler stays", () =>
     Effect.gen(function*() {
       const ran = yield* run(ownMain, ["lifecycle"], yield* OpenCodeServer.OpenCodeServer)
       assert.strictEqual(ran.code, 0, explain(ran))
       assert.include(ran.stdout, "done: 0 failure(s)")
-    }))
+    }), { timeout: 240_000 })
 
   it.effect("a forked child's calls fail with PLUE_ERR_NOT_BOUND; the parent goes on", () =>
     Effect.gen(function*() {
       const ran = yield* run(ownMain, ["fork"], yield* OpenCodeServer.OpenCodeServer)
       assert.strictEqual(ran.code, 0, explain(ran))
       assert.include(ran.stdout, "done: 0 failure(s)")
-    }))
+    }), { timeout: 180_000 })
 
   it.effect("the sidecar killed mid-call: the call returns PLUE_ERR_NOT_BOUND, later calls too, shutdown and init again work", () =>
     Effect.gen(function*() {
@@ -92,7 +92,7 @@ layer(Live, { timeout: 240_000, excludeTestServices: true })("a C program with i
       assert.strictEqual(ran.code, 0, explain(ran))
       assert.include(ran.stdout, "done: 0 failure(s)")
       assert.isNull(ran.signal, "no SIGPIPE (or any signal) in the program")
-    }), { timeout: 120_000 })
+    }), { timeout: 180_000 })
 
   for (const mode of ["misuse", "threads", "events"]) {
     it.effect(`the C suite over the sidecar: ${mode}`, () =>
@@ -115,7 +115,7 @@ layer(Live, { timeout: 240_000, excludeTestServices: true })("a C program with i
       }))
       const { ran, report } = yield* runSuite("abort", [go])
       assert.strictEqual(ran.code, 0, report)
-    }))
+    }), { timeout: 180_000 })
 
   const otherClient = Effect.gen(function*() {
     const server = yield* OpenCodeServer.OpenCodeServer
@@ -148,7 +148,7 @@ layer(Live, { timeout: 240_000, excludeTestServices: true })("a C program with i
       }))
       const { ran, report } = yield* runSuite("coherence", [idFile])
       assert.strictEqual(ran.code, 0, report)
-    }))
+    }), { timeout: 180_000 })
 
   it.scoped("the C suite over the sidecar: another client's renames and delete reach a C subscriber in order", () =>
     Effect.gen(function*() {
@@ -161,7 +161,7 @@ layer(Live, { timeout: 240_000, excludeTestServices: true })("a C program with i
       }))
       const { ran, report } = yield* runSuite("remote-events", [idFile])
       assert.strictEqual(ran.code, 0, report)
-    }))
+    }), { timeout: 180_000 })
 
   it.effect("the C suite over the sidecar: plue_shutdown while threads are in calls; every call returns, nothing leaks", () =>
     Effect.gen(function*() {
@@ -171,14 +171,14 @@ layer(Live, { timeout: 240_000, excludeTestServices: true })("a C program with i
       const [calls, strings] = readFileSync(done, "utf8").match(/\d+/g)!.map(Number)
       assert.isAbove(calls!, 10, "the threads were busy when plue shut down")
       assert.strictEqual(strings, 0, "every string plue handed over was freed")
-    }))
+    }), { timeout: 180_000 })
 
   it.effect("plue_init fails clearly: a missing command, a sidecar that exits, a server that is not there", () =>
     Effect.gen(function*() {
       const ran = yield* run(ownMain, ["init-failures"], yield* OpenCodeServer.OpenCodeServer)
       assert.strictEqual(ran.code, 0, explain(ran))
       assert.include(ran.stdout, "done: 0 failure(s)")
-    }), { timeout: 120_000 })
+    }), { timeout: 180_000 })
 })
 
 describe("the sidecar when the OpenCode server dies", () => {
@@ -201,5 +201,5 @@ describe("the sidecar when the OpenCode server dies", () => {
       assert.strictEqual(ran.code, 0, report)
       assert.include(report, "done: 0 failure(s)")
       assert.include(ran.stdout, "live strings: 0")
-    }).pipe(Effect.scoped, Effect.provide(Layer.mergeAll(NodeContext.layer, NodeHttpClient.layerUndici))), { timeout: 120_000 })
+    }).pipe(Effect.scoped, Effect.provide(Layer.mergeAll(NodeContext.layer, NodeHttpClient.layerUndici))), { timeout: 180_000 })
 })
