@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs"
 import { createServer } from "node:http"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { compileProgram, cSource, plueCommand, type Ran, runProgram } from "./support.js"
+import { cliBin, compileLibrary, compileProgram, cSource, plueCommand, type Ran, runProgram } from "./support.js"
 
 // C programs with their own main(): plue_init starts the sidecar (`plue serve`, through
 // PLUE_COMMAND), which talks to the test's real OpenCode server.
@@ -172,6 +172,19 @@ layer(Live, { timeout: 240_000, excludeTestServices: true })("a C program with i
       assert.isAbove(calls!, 10, "the threads were busy when plue shut down")
       assert.strictEqual(strings, 0, "every string plue handed over was freed")
     }), { timeout: 180_000 })
+
+  it.effect("the same program built as a library runs under `plue host`: plue_init only counts", () =>
+    Effect.gen(function*() {
+      const server = yield* OpenCodeServer.OpenCodeServer
+      const library = compileLibrary(cSource("own_main.c"))
+      for (const mode of ["hosted", "seed"]) {
+        const ran = yield* run(process.execPath, [cliBin, "host", "--debug", library, mode], server)
+        assert.strictEqual(ran.code, 0, explain(ran))
+        assert.include(ran.stderr, "0 string(s) never freed", explain(ran))
+        if (mode === "seed") assert.match(ran.stdout, /^After: .*"title":"My Coding Session"/m)
+        else assert.include(ran.stdout, "done: 0 failure(s)")
+      }
+    }), { timeout: 300_000 })
 
   it.effect("plue_init fails clearly: a missing command, a sidecar that exits, a server that is not there", () =>
     Effect.gen(function*() {

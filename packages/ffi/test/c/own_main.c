@@ -249,6 +249,35 @@ static void init_failures(void) {
     CHECK(plue_shutdown() == PLUE_ERR_NOT_BOUND, "nothing to shut down after failed inits");
 }
 
+/* ---- the same program under `plue host`: already bound, plue_init only counts ---- */
+static void hosted(void) {
+    plue_session_t s;
+    char *json;
+    CHECK(plue_init(NULL) == PLUE_OK, "init under plue host");
+    CHECK(plue__child == -1, "no sidecar under plue host");
+    CHECK(plue_init(NULL) == PLUE_OK, "init counts");
+    s = plue_session_create(NULL);
+    CHECK(s != NULL, "create");
+    json = plue_session_get_info(s);
+    CHECK(has(json, "\"id\":\"ses_"), "get_info");
+    plue_free_json(json);
+    plue_session_destroy(s);
+    CHECK(plue_shutdown() == PLUE_OK && plue_shutdown() == PLUE_OK, "shutdowns");
+    json = plue_session_list();
+    CHECK(json != NULL, "still bound: `plue host` owns the binding");
+    plue_free_json(json);
+    CHECK(plue_shutdown() == PLUE_ERR_NOT_BOUND, "one shutdown too many");
+}
+
+/* Run by `plue host` when built as a shared library: argv[1] is the mode. */
+int plue_host_main(int argc, char **argv) {
+    const char *mode = argc > 1 ? argv[1] : "hosted";
+    if (strcmp(mode, "seed") == 0) return seed() + failures;
+    hosted();
+    printf("done: %d failure(s)\n", failures);
+    return failures;
+}
+
 int main(int argc, char **argv) {
     const char *mode = argc > 1 ? argv[1] : "seed";
     if (argc > 2) provider = argv[2];
