@@ -782,7 +782,7 @@ static int plue__read_frame(int fd, plue__frame *frame) {
 /* ---- a call: checks, then a hop to JavaScript by the bound transport, then the wait ---- */
 PLUE__HELPER int plue__invoke(int op, plue_session_t session, const char *a, const char *b, plue__record *rec) {
     plue__call_fn call;
-    int transport, accepted = 0;
+    int transport, accepted = 0, fd;
     int64_t handle = 0;
     char down[sizeof plue__down];
     memset(rec, 0, sizeof(*rec));
@@ -805,6 +805,8 @@ PLUE__HELPER int plue__invoke(int op, plue_session_t session, const char *a, con
     pthread_mutex_init(&rec->mutex, NULL);
     pthread_cond_init(&rec->cond, NULL);
     call = plue__js_call;
+    /* Stays open while this call is counted in flight: plue_shutdown waits for the count first. */
+    fd = plue__sock;
     if (transport == PLUE__SOCKET) {
         rec->id = plue__next_id++;
         rec->next = plue__pending;
@@ -815,7 +817,7 @@ PLUE__HELPER int plue__invoke(int op, plue_session_t session, const char *a, con
     if (transport == PLUE__KOFFI) {
         accepted = call(op, handle, a, b, rec) == 1;
     } else {
-        accepted = plue__send_frame(plue__sock, PLUE__WIRE_CALL, rec->id, handle, op, a, b) == 0;
+        accepted = plue__send_frame(fd, PLUE__WIRE_CALL, rec->id, handle, op, a, b) == 0;
         if (!accepted) {
             /* Unless the reader already took it (the sidecar went away): it is still ours. */
             pthread_mutex_lock(&plue__lock);

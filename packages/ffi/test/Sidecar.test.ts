@@ -72,6 +72,17 @@ layer(Live, { timeout: 240_000, excludeTestServices: true })("a C program with i
       assert.include(ran.stdout, "done: 0 failure(s)")
     }), { timeout: 180_000 })
 
+  it.effect("8 threads at once and the sidecar killed mid-call, under ThreadSanitizer: no data race in the header", () =>
+    Effect.gen(function*() {
+      const tsan = compileProgram(cSource("own_main.c"), ["-fsanitize=thread"])
+      for (const mode of ["threads", "killed"]) {
+        const ran = yield* run(tsan, [mode, "stub", "slow-model"], yield* OpenCodeServer.OpenCodeServer)
+        assert.strictEqual(ran.code, 0, explain(ran))
+        assert.notInclude(ran.stderr, "ThreadSanitizer", explain(ran))
+        assert.include(ran.stdout, "done: 0 failure(s)")
+      }
+    }), { timeout: 300_000 })
+
   it.effect("init counts, shutdown reaps, init again works, old handles are refused, the program's SIGCHLD handler stays", () =>
     Effect.gen(function*() {
       const ran = yield* run(ownMain, ["lifecycle"], yield* OpenCodeServer.OpenCodeServer)

@@ -193,11 +193,11 @@ static void *initializer(void *arg) {
     slow_result = plue_session_initialize(slow, provider, model);
     return NULL;
 }
-static volatile int busy = 0;
+static int busy = 0;
 static char slow_id[64];
 static void on_status(const char *event_json, void *userdata) {
     (void)userdata;
-    if (has(event_json, "\"_tag\":\"Status\"") && has(event_json, slow_id) && has(event_json, "\"busy\"")) busy = 1;
+    if (has(event_json, "\"_tag\":\"Status\"") && has(event_json, slow_id) && has(event_json, "\"busy\"")) __atomic_store_n(&busy, 1, __ATOMIC_SEQ_CST);
 }
 
 static void killed(void) {
@@ -213,8 +213,8 @@ static void killed(void) {
     plue_free_json(json);
     sub = plue_event_subscribe(on_status, NULL);
     pthread_create(&t, NULL, initializer, NULL);
-    for (waited = 0; waited < 2400 && !busy; waited++) usleep(25000);
-    CHECK(busy, "the call is in flight (the session is busy)");
+    for (waited = 0; waited < 2400 && !__atomic_load_n(&busy, __ATOMIC_SEQ_CST); waited++) usleep(25000);
+    CHECK(__atomic_load_n(&busy, __ATOMIC_SEQ_CST), "the call is in flight (the session is busy)");
     kill(plue__child, SIGKILL);
     pthread_join(t, NULL);
     CHECK(slow_result == PLUE_ERR_NOT_BOUND, "the call in flight returned %d, want PLUE_ERR_NOT_BOUND", slow_result);
