@@ -83,6 +83,17 @@ layer(Live, { timeout: 240_000, excludeTestServices: true })("a C program with i
       }
     }), { timeout: 300_000 })
 
+  it.effect("threads, shutdown and init again, the sidecar killed mid-call, under AddressSanitizer and UBSan: no invalid access, no leak", () =>
+    Effect.gen(function*() {
+      const asan = compileProgram(cSource("own_main.c"), ["-fsanitize=address,undefined", "-fno-sanitize-recover=all"])
+      for (const mode of ["threads", "lifecycle", "killed"]) {
+        const ran = yield* run(asan, [mode, "stub", "slow-model"], yield* OpenCodeServer.OpenCodeServer)
+        assert.strictEqual(ran.code, 0, explain(ran))
+        assert.notInclude(ran.stderr, "Sanitizer", explain(ran))
+        assert.include(ran.stdout, "done: 0 failure(s)")
+      }
+    }), { timeout: 300_000 })
+
   it.effect("init counts, shutdown reaps, init again works, old handles are refused, the program's SIGCHLD handler stays", () =>
     Effect.gen(function*() {
       const ran = yield* run(ownMain, ["lifecycle"], yield* OpenCodeServer.OpenCodeServer)
