@@ -4,6 +4,7 @@ import * as StubLlm from "@plue/testing/StubLlm"
 import * as TestServer from "@plue/testing/TestServer"
 import { assert, describe, it, layer } from "@effect/vitest"
 import { Context, Effect, Layer, Redacted } from "effect"
+import { spawn } from "node:child_process"
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs"
 import { createServer } from "node:http"
 import { tmpdir } from "node:os"
@@ -207,6 +208,40 @@ layer(Live, { timeout: 240_000, excludeTestServices: true })("a C program with i
         else assert.include(ran.stdout, "done: 0 failure(s)")
       }
     }), { timeout: 300_000 })
+
+  it.scoped("the program killed with SIGKILL: its sidecar sees the socket close and exits (no orphan)", () =>
+    Effect.gen(function*() {
+      const server = yield* OpenCodeServer.OpenCodeServer
+      const child = yield* Effect.acquireRelease(
+        Effect.sync(() =>
+          spawn(ownMain, ["orphan"], {
+            env: { PATH: process.env.PATH ?? "", PLUE_COMMAND: command, OPENCODE_URL: server.url, OPENCODE_SERVER_PASSWORD: Redacted.value(server.password) },
+            stdio: ["ignore", "pipe", "inherit"]
+          })
+        ),
+        (child) => Effect.sync(() => child.kill("SIGKILL"))
+      )
+      const sidecar = yield* Effect.async<number>((resume) => {
+        let out = ""
+        child.stdout.on("data", (d) => {
+          out += d
+          const found = out.match(/sidecar (\d+)/)
+          if (found) resume(Effect.succeed(Number(found[1])))
+        })
+      })
+      // Alive = a process that is not a zombie (one the reparenting init has not reaped yet).
+      const alive = () => {
+        try {
+          return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${sidecar}/stat`, "utf8"))
+        } catch {
+          return false
+        }
+      }
+      assert.isTrue(alive(), "the sidecar runs while the program lives")
+      child.kill("SIGKILL")
+      for (let i = 0; i < 600 && alive(); i++) yield* Effect.sleep("50 millis")
+      assert.isFalse(alive(), `the sidecar ${sidecar} exited after its program died`)
+    }), { timeout: 180_000 })
 
   it.effect("plue_init fails clearly: a missing command, a sidecar that exits, a server that is not there", () =>
     Effect.gen(function*() {

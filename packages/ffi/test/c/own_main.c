@@ -249,6 +249,14 @@ static void init_failures(void) {
     CHECK(plue_shutdown() == PLUE_ERR_NOT_BOUND, "nothing to shut down after failed inits");
 }
 
+/* ---- the program dies (the test kills it): its sidecar must not outlive it ---- */
+static void orphan(void) {
+    CHECK(plue_init(NULL) == PLUE_OK, "init");
+    printf("sidecar %ld\n", (long)plue__child);
+    fflush(stdout);
+    for (;;) pause();
+}
+
 /* ---- the same program under `plue host`: already bound, plue_init only counts ---- */
 static void hosted(void) {
     plue_session_t s;
@@ -288,6 +296,7 @@ int main(int argc, char **argv) {
     else if (strcmp(mode, "fork") == 0) forked();
     else if (strcmp(mode, "killed") == 0) killed();
     else if (strcmp(mode, "init-failures") == 0) init_failures();
+    else if (strcmp(mode, "orphan") == 0) orphan();
     else { fprintf(stderr, "unknown mode %s\n", mode); failures++; }
     printf("done: %d failure(s)\n", failures);
     return failures;
