@@ -102,7 +102,7 @@ layer(Live, { timeout: 240_000, excludeTestServices: true })("a C program with i
       assert.include(ran.stdout, "done: 0 failure(s)")
     }), { timeout: 240_000 })
 
-  it.effect("a forked child's calls fail with PLUE_ERR_NOT_BOUND; the parent goes on", () =>
+  it.effect("a forked child's calls fail with PLUE_ERR_NOT_BOUND until it calls plue_init itself; the parent goes on", () =>
     Effect.gen(function*() {
       const ran = yield* run(ownMain, ["fork"], yield* OpenCodeServer.OpenCodeServer)
       assert.strictEqual(ran.code, 0, explain(ran))

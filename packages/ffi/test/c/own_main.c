@@ -170,11 +170,20 @@ static void forked(void) {
         if (plue_session_update_title(s, "from the child") != PLUE_ERR_NOT_BOUND) bad |= 2;
         if (plue_session_list() != NULL || plue_get_last_error_code() != PLUE_ERR_NOT_BOUND) bad |= 4;
         if (strstr(plue_get_last_error(), "forked") == NULL) bad |= 8;
+        /* The child may start a sidecar of its own. */
+        if (plue_init(NULL) != PLUE_OK) bad |= 16;
+        else {
+            char *list = plue_session_list();
+            if (list == NULL) bad |= 32;
+            plue_free_json(list);
+            if (plue_session_get_info(s) != NULL || plue_get_last_error_code() != PLUE_ERR_INVALID_HANDLE) bad |= 64;
+            if (plue_shutdown() != PLUE_OK) bad |= 128;
+        }
         _exit(bad);
     }
     CHECK(child > 0, "fork");
     while (waitpid(child, &status, 0) < 0) {}
-    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the child's calls failed with PLUE_ERR_NOT_BOUND (status %d)", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the child's calls failed with PLUE_ERR_NOT_BOUND, then its own plue_init worked (status %d)", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
     json = plue_session_get_info(s);
     CHECK(has(json, "\"id\":\"ses_") && !has(json, "from the child"), "the parent goes on");
     plue_free_json(json);
