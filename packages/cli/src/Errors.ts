@@ -187,6 +187,8 @@ export const outcomes: Mapping<CliError> = {
   InitFailed: internal,
   BadArgument: internal,
   SystemError: internal,
+  // `plue serve` run by hand: it serves only the socket a C program's plue_init hands it.
+  SidecarError: (e) => ({ code: ExitCode.usage, line: e.message }),
   ServeError: (e) => ({ code: ExitCode.internal, line: `the share server could not listen: ${String(e.cause)}; is the port free?` })
 }
 

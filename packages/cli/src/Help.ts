@@ -43,6 +43,8 @@ export interface CommandHelp {
   /** Extra paragraph under the summary. */
   readonly details?: string | undefined
   readonly examples?: ReadonlyArray<string> | undefined
+  /** Known to the command line check, left out of the lists of commands (internal). */
+  readonly hidden?: boolean | undefined
 }
 
 const url: Flag = {
@@ -181,6 +183,13 @@ export const commands: ReadonlyArray<CommandHelp> = [
     examples: ["plue share-server --port 4500 --public-url https://share.example.com --data /var/lib/plue-shares"]
   },
   {
+    path: ["serve"],
+    hidden: true,
+    summary: "Internal: the sidecar plue_init (plue.h) starts for a C program with its own main()",
+    details: "Serves the C API over the socket on fd N; exits when the socket closes. Not run by hand.",
+    flags: [{ long: "fd", value: "N", integer: true, description: "The socket to the C program (default: 3)" }, ...connectionFlags]
+  },
+  {
     path: ["demo"],
     summary: "Create, title, list, share and delete a session, printing each step",
     flags: connectionFlags,
@@ -221,10 +230,12 @@ export const colorEnabled = (stdoutIsTty: boolean, env: Record<string, string | 
   stdoutIsTty && (env.NO_COLOR === undefined || env.NO_COLOR === "")
 
 const full = (path: ReadonlyArray<string>) => ["plue", ...path].join(" ")
-const childrenOf = (path: ReadonlyArray<string>) => {
+/** The commands under `path`; `all` includes the hidden ones (known, not listed). */
+const childrenOf = (path: ReadonlyArray<string>, all = false) => {
   const depth = path.length
   const names = new Map<string, string>()
   for (const entry of [...groups, ...commands]) {
+    if (!all && "hidden" in entry && entry.hidden) continue
     if (entry.path.length === depth + 1 && path.every((p, i) => entry.path[i] === p)) names.set(entry.path[depth]!, entry.summary)
   }
   return [...names]
@@ -306,7 +317,7 @@ export const check = (argv: ReadonlyArray<string>): Check => {
     const path: Array<string> = []
     for (const word of words) {
       if (word.startsWith("-")) continue
-      if (!childrenOf(path).some(([name]) => name === word)) break
+      if (!childrenOf(path, true).some(([name]) => name === word)) break
       path.push(word)
     }
     return { _tag: "Help", path }
@@ -324,7 +335,7 @@ export const check = (argv: ReadonlyArray<string>): Check => {
       }
       return usageError(`unknown flag '${word}' for '${full(path)}'; a command comes first: ${childrenOf(path).map(([n]) => n).join(", ")}`)
     }
-    if (!childrenOf(path).some(([name]) => name === word)) {
+    if (!childrenOf(path, true).some(([name]) => name === word)) {
       return usageError(`unknown command '${word}' for '${full(path)}'; one of: ${childrenOf(path).map(([n]) => n).join(", ")} (run '${full(path)} --help')`)
     }
     path.push(word)
