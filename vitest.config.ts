@@ -4,7 +4,7 @@ import { defineConfig } from "vitest/config"
 // so files run in separate processes, two at a time (the machines here have two cores).
 export default defineConfig({
   test: {
-    projects: ["packages/core", "packages/ffi", "packages/cli"],
+    projects: ["packages/core", "packages/share", "packages/ffi", "packages/cli"],
     pool: "forks",
     poolOptions: { forks: { maxForks: 2, minForks: 1 } },
     testTimeout: 60_000,

@@ -11,8 +11,8 @@ import type { PlatformError } from "@effect/platform/Error"
 import type { ServeError } from "@effect/platform/HttpServerError"
 import type * as HttpClient from "@effect/platform/HttpClient"
 import { NodeHttpServer } from "@effect/platform-node"
-import { OpenCodeClient, OpenCodeConnection, OpenCodeServer, ShareService } from "@plue/core"
-import * as Context from "effect/Context"
+import { OpenCodeClient, OpenCodeConnection, OpenCodeServer, ShareGrants } from "@plue/core"
+import { ShareService, ShareStore } from "@plue/share"
 import { createServer } from "node:http"
 import { homedir } from "node:os"
 import { join, resolve } from "node:path"
@@ -110,36 +110,32 @@ export const shareDirectory = (): string =>
     join(process.env.XDG_DATA_HOME ?? join(process.env.HOME ?? homedir(), ".local", "share"), "plue", "shares")
 
 /**
- * plue's share service on a free loopback port, for the command's lifetime.
+ * plue's share service on a free loopback port, for the command's lifetime, with its shares in
+ * `shareDirectory()`. It provides `ShareGrants`, so the managed server shares through it and the
+ * session manager hands out its owner secrets.
  *
  * @since 0.1.0
  */
 export const embeddedShareService = (
   options: ShareService.Options = {}
-): Layer.Layer<ShareService.ShareService | EmbeddedShareUrl, PlatformError | ServeError> =>
-  Layer.scoped(EmbeddedShareUrl, ShareService.serve).pipe(
-    Layer.provideMerge(ShareService.layerDisk(shareDirectory(), options)),
+): Layer.Layer<ShareService.ShareService | ShareGrants.ShareGrants, PlatformError | ServeError> =>
+  ShareService.layerEmbedded(options).pipe(
+    Layer.provide(ShareStore.layerFile(shareDirectory())),
     Layer.provide(NodeHttpServer.layer(createServer, { port: 0, host: "127.0.0.1" }))
   )
 
 /**
- * The base URL of the embedded share service.
- *
- * @since 0.1.0
- */
-export class EmbeddedShareUrl extends Context.Tag("@plue/cli/EmbeddedShareUrl")<EmbeddedShareUrl, string>() {}
-
-/**
  * The connection for a command: an existing server, or a managed local one started (with a
  * progress indicator) for the command and stopped when it ends. A managed server shares through
- * plue's own share service, embedded, unless `PLUE_SHARE_URL` names another.
+ * plue's own share service, embedded, unless `PLUE_SHARE_URL` names another; `ShareGrants` comes
+ * with the connection, so whatever is built over it (the session manager) sees that service.
  *
  * @since 0.1.0
  */
 export const connection = (
   options: ConnectionOptions
 ): Layer.Layer<
-  OpenCodeConnection.OpenCodeConnection | ShareService.ShareService,
+  OpenCodeConnection.OpenCodeConnection | ShareGrants.ShareGrants,
   OpenCodeServer.ServerStartError | PlatformError | ServeError,
   CommandExecutor.CommandExecutor | HttpClient.HttpClient
 > =>
@@ -151,23 +147,20 @@ export const connection = (
           password: Option.getOrUndefined(options.password),
           directory: Option.getOrUndefined(Option.map(options.directory, (d) => resolve(d)))
         }),
-        // Not ours: nothing to hand over; an in-memory service no one calls keeps types simple.
-        ShareService.layerMemory()
+        // Not ours: OpenCode holds the owner secrets of its share service.
+        Layer.succeed(ShareGrants.ShareGrants, ShareGrants.none)
       ),
     onNone: () => {
-      const share = process.env.PLUE_SHARE_URL
-        ? Layer.merge(Layer.succeed(EmbeddedShareUrl, process.env.PLUE_SHARE_URL), ShareService.layerMemory())
-        : embeddedShareService()
+      const share = process.env.PLUE_SHARE_URL ? ShareGrants.layerRemote(process.env.PLUE_SHARE_URL) : embeddedShareService()
+      // The managed server takes its share service (enterprise.url) from ShareGrants.
       return Layer.scoped(
         OpenCodeConnection.OpenCodeConnection,
-        Effect.flatMap(EmbeddedShareUrl, (shareUrl) =>
-          withProgress(
-            "starting a local OpenCode server",
-            OpenCodeServer.supervise({
-              cwd: Option.getOrElse(Option.map(options.directory, (d) => resolve(d)), () => process.cwd()),
-              config: { enterprise: { url: shareUrl } }
-            })
-          )).pipe(Effect.map((info) => OpenCodeConnection.make({ url: info.url, password: info.password })))
+        withProgress(
+          "starting a local OpenCode server",
+          OpenCodeServer.supervise({
+            cwd: Option.getOrElse(Option.map(options.directory, (d) => resolve(d)), () => process.cwd())
+          })
+        ).pipe(Effect.map((info) => OpenCodeConnection.make({ url: info.url, password: info.password })))
       ).pipe(Layer.provideMerge(share))
     }
   })
@@ -180,7 +173,7 @@ export const connection = (
 export const layer = (
   options: ConnectionOptions
 ): Layer.Layer<
-  OpenCodeClient.OpenCodeClient | OpenCodeConnection.OpenCodeConnection | ShareService.ShareService,
+  OpenCodeClient.OpenCodeClient | OpenCodeConnection.OpenCodeConnection | ShareGrants.ShareGrants,
   OpenCodeServer.ServerStartError | PlatformError | ServeError,
   CommandExecutor.CommandExecutor | HttpClient.HttpClient
 > => OpenCodeClient.layer.pipe(Layer.provideMerge(connection(options)))

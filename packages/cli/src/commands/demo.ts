@@ -4,7 +4,7 @@
  * @since 0.1.0
  */
 import * as Command from "@effect/cli/Command"
-import { OpenCodeClient } from "@plue/core"
+import { OpenCodeClient, ShareGrants } from "@plue/core"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Connection from "../Connection.js"
@@ -31,7 +31,9 @@ export const demo = Command.make("demo", Connection.options, (connection) =>
         const shared = yield* Effect.either(client.share(session.id))
         if (shared._tag === "Left") return yield* step(`share     not available here: ${shared.left.message}`)
         const url = shared.right.share?.url ?? ""
-        yield* step(`shared    ${url}`)
+        // The owner secret, when the share service is plue's own: taken, so it is not kept.
+        const grant = yield* (yield* ShareGrants.ShareGrants).take(session.id)
+        yield* step(`shared    ${url}${grant._tag === "Some" ? " (owner secret received)" : ""}`)
         const open = Effect.promise(() =>
           fetch(url).then(async (r) => ({ status: r.status, text: await r.text() })).catch(() => ({ status: 0, text: "" }))
         )

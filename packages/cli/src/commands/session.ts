@@ -6,7 +6,7 @@
 import * as Args from "@effect/cli/Args"
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
-import { Identifier, OpenCodeClient, type OpenCodeSchema, ShareService } from "@plue/core"
+import { Identifier, OpenCodeClient, type OpenCodeSchema, ShareGrants } from "@plue/core"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
@@ -147,7 +147,7 @@ const share = Command.make("share", { ...Connection.options, id: sessionId, json
     Effect.gen(function*() {
       const result = yield* withClient(o, Effect.gen(function*() {
         const session = yield* (yield* OpenCodeClient.OpenCodeClient).share(id)
-        const grant = (yield* ShareService.ShareService).takeGrant(id)
+        const grant = yield* (yield* ShareGrants.ShareGrants).take(id)
         return { session, grant }
       }))
       const url = result.session.share?.url

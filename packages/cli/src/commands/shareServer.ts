@@ -6,7 +6,7 @@
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import { NodeHttpServer } from "@effect/platform-node"
-import { ShareService } from "@plue/core"
+import { ShareService } from "@plue/share"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -40,7 +40,7 @@ export const shareServer = Command.make("share-server", {
       process.stderr.write(`plue share-server: listening on ${url}, share URLs under ${publicUrl}/share/, data in ${directory}\n`)
       process.stderr.write(`point OpenCode at it with: OPENCODE_CONFIG_CONTENT='{"enterprise":{"url":"${publicUrl}"}}'\n`)
     })).pipe(
-      Layer.provide(ShareService.layerDisk(directory, { publicUrl, ttl: ttl === "never" ? "never" : Option.getOrThrow(ttl) })),
+      Layer.provide(ShareService.layerFile(directory, { publicUrl, ttl: ttl === "never" ? "never" : Option.getOrThrow(ttl) })),
       Layer.provide(NodeHttpServer.layer(createServer, { port: o.port, host: o.host }))
     )
     return yield* Layer.launch(served)
