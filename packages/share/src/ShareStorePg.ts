@@ -41,8 +41,12 @@ export interface Options {
   readonly maxConnections?: number | undefined
 }
 
-/** The key of the advisory lock the sweep holds ("plue" + 1). */
-const SWEEP_LOCK = 0x706c7565_01
+/**
+ * The key of the PostgreSQL advisory lock a sweep holds for its transaction.
+ *
+ * @since 0.1.0
+ */
+export const sweepLockKey = 0x706c7565_01
 
 /** The schema, one migration a step. */
 const migrations = {
@@ -151,7 +155,7 @@ export const make: Effect.Effect<Service, never, SqlClient.SqlClient> = Effect.g
       ),
     sweep: (now) =>
       Effect.gen(function*() {
-        const [lock] = yield* sql<{ readonly locked: boolean }>`SELECT pg_try_advisory_xact_lock(${SWEEP_LOCK}) AS locked`
+        const [lock] = yield* sql<{ readonly locked: boolean }>`SELECT pg_try_advisory_xact_lock(${sweepLockKey}) AS locked`
         if (!lock?.locked) return Option.none<number>()
         const removed = yield* sql`DELETE FROM plue_shares WHERE expires_at IS NOT NULL AND expires_at <= ${now} RETURNING id`
         return Option.some(removed.length)

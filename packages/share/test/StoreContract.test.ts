@@ -1,12 +1,15 @@
 import { NodeContext } from "@effect/platform-node"
 import * as PostgreSQL from "@plue/testing/PostgreSQL"
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
-import { Context, Effect, Exit, Layer, Option, Scope } from "effect"
+import { Context, Effect, Exit, Layer, Option, Redacted, Scope } from "effect"
+import { spawn } from "node:child_process"
 import { mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import * as ShareStore from "../src/ShareStore.js"
 import * as ShareStorePg from "../src/ShareStorePg.js"
+import * as PgClient from "@effect/sql-pg/PgClient"
+import * as SqlClient from "@effect/sql/SqlClient"
 
 /** One store contract, run against every store. */
 const contract = (name: string, makeStore: Effect.Effect<ShareStore.Service, unknown, import("effect/Scope").Scope>) =>
@@ -130,4 +133,57 @@ if (havePostgres) {
       )
     )
   )
+
+  describe("PostgreSQL only", () => {
+    const pgLayer = (url: string) =>
+      Layer.merge(ShareStorePg.layer({ url }), PgClient.layer({ url: Redacted.make(url) })).pipe(Layer.provide(NodeContext.layer))
+
+    it.live("replicas starting together on a fresh database apply the migrations once", () =>
+      Effect.gen(function*() {
+        const admin = yield* Layer.build(PgClient.layer({ url: Redacted.make(database!.url) }))
+        const sql = Context.get(admin, SqlClient.SqlClient)
+        yield* sql`CREATE DATABASE fresh_replicas`
+        const url = database!.url.replace(/\/postgres$/, "/fresh_replicas")
+        const [a, b] = yield* Effect.all([Layer.build(pgLayer(url)), Layer.build(pgLayer(url))], { concurrency: 2 })
+        const rows = yield* Context.get(a, SqlClient.SqlClient)<{ n: string }>`SELECT count(*) AS n FROM plue_share_migrations`
+        assert.strictEqual(Number(rows[0]!.n), 1)
+        yield* Context.get(b, ShareStore.ShareStore).check
+      }).pipe(Effect.scoped), 60_000)
+
+    it.live("expired shares are swept by one replica at a time (advisory lock), never twice", () =>
+      Effect.gen(function*() {
+        const a = yield* Layer.build(pgLayer(database!.url))
+        const b = yield* Layer.build(pgLayer(database!.url))
+        const storeA = Context.get(a, ShareStore.ShareStore)
+        const storeB = Context.get(b, ShareStore.ShareStore)
+        const sqlA = Context.get(a, SqlClient.SqlClient)
+        // Clear what earlier tests left, then 60 expired shares.
+        yield* storeA.sweep(Number.MAX_SAFE_INTEGER)
+        const ids = Array.from({ length: 60 }, (_, i) => `sweep_${Date.now()}_${i}`.padEnd(24, "x"))
+        yield* Effect.forEach(ids, (id) =>
+          storeA.create({ id, sessionID: "ses_sweep", secretHash: "00", createdAt: 1, expiresAt: 2 }), { discard: true })
+        // While another session (psql, as a sweeping replica would) holds the sweep lock, no sweep.
+        const holder = yield* Effect.acquireRelease(
+          Effect.sync(() =>
+            spawn("psql", [database!.url, "-c", `BEGIN; SELECT pg_advisory_xact_lock(${ShareStorePg.sweepLockKey}); SELECT pg_sleep(60); COMMIT;`], { stdio: "ignore" })
+          ),
+          (child) => Effect.sync(() => child.kill("SIGKILL"))
+        )
+        const held = sqlA<{ n: string }>`SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND granted`
+        for (let i = 0; i < 200 && Number((yield* held)[0]!.n) === 0; i++) yield* Effect.sleep("50 millis")
+        assert.strictEqual(Number((yield* held)[0]!.n), 1)
+        assert.isTrue(Option.isNone(yield* storeB.sweep(10)), "the lock is held elsewhere: no sweep")
+        assert.isTrue(Option.isNone(yield* storeA.sweep(10)))
+        holder.kill("SIGKILL")
+        for (let i = 0; i < 200 && Number((yield* held)[0]!.n) > 0; i++) yield* Effect.sleep("50 millis")
+        // Concurrent sweeps from both replicas remove each share once.
+        const results = yield* Effect.all(
+          Array.from({ length: 10 }, (_, i) => (i % 2 === 0 ? storeA : storeB).sweep(10)),
+          { concurrency: 10 }
+        )
+        const removed = results.reduce((sum, r) => sum + Option.getOrElse(r, () => 0), 0)
+        assert.strictEqual(removed, 60)
+        for (const id of ids) assert.isTrue(Option.isNone(yield* storeB.find(id)))
+      }).pipe(Effect.scoped), 60_000)
+  })
 }
