@@ -24,6 +24,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
+import * as Schedule from "effect/Schedule"
 import { type Item, itemClock, itemKey, supersedes } from "./internal/items.js"
 import { type Service, ShareStore, ShareStoreError } from "./ShareStore.js"
 
@@ -174,7 +175,12 @@ export const migrate: Effect.Effect<
   ReadonlyArray<readonly [id: number, name: string]>,
   Migrator.MigrationError | SqlError,
   SqlClient.SqlClient | PgClient.PgClient | FileSystem.FileSystem | Path.Path | CommandExecutor.CommandExecutor
-> = PgMigrator.run({ loader: PgMigrator.fromRecord(migrations), table: "plue_share_migrations" })
+> = PgMigrator.run({ loader: PgMigrator.fromRecord(migrations), table: "plue_share_migrations" }).pipe(
+  // Replicas starting together race to create the migrations table (PostgreSQL's CREATE TABLE IF
+  // NOT EXISTS is not safe against itself); the loser tries again and finds it, then the
+  // migrator's table lock applies each migration once.
+  Effect.retry({ schedule: Schedule.exponential(Duration.millis(100)), times: 5 })
+)
 
 /**
  * The store on the PostgreSQL database at `options.url`, migrated at start.

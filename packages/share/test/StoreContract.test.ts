@@ -174,6 +174,8 @@ if (havePostgres) {
         assert.strictEqual(Number((yield* held)[0]!.n), 1)
         assert.isTrue(Option.isNone(yield* storeB.sweep(10)), "the lock is held elsewhere: no sweep")
         assert.isTrue(Option.isNone(yield* storeA.sweep(10)))
+        // The holder goes (a replica that died: its session ends and PostgreSQL frees the lock).
+        yield* sqlA`SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted`
         holder.kill("SIGKILL")
         for (let i = 0; i < 200 && Number((yield* held)[0]!.n) > 0; i++) yield* Effect.sleep("50 millis")
         // Concurrent sweeps from both replicas remove each share once.
