@@ -22,6 +22,8 @@ export interface ShareFigures {
   readonly readsPerSecondOneReplica: number
   readonly readsPerSecondTwoReplicas: number
   readonly syncWritesPerSecond: number
+  /** The same reads and writes against one replica on the file store, in the same run. */
+  readonly fileStore: { readonly readsPerSecond: number; readonly syncWritesPerSecond: number }
 }
 
 const freePort = () =>
@@ -33,12 +35,14 @@ const freePort = () =>
     })
   })
 
-const replica = (database: string) =>
+/** A replica on PostgreSQL, or (no database) one on the file store, the baseline. */
+const replica = (database: string | undefined) =>
   Effect.acquireRelease(
     Effect.promise(async () => {
       const port = await freePort()
-      const child = spawn(process.execPath, [BIN, "share-server", "--port", String(port)], {
-        env: { PATH: process.env.PATH ?? "", HOME: mkdtempSync(join(tmpdir(), "plue-bench-home-")), PLUE_SHARE_STORE: database },
+      const home = mkdtempSync(join(tmpdir(), "plue-bench-home-"))
+      const child = spawn(process.execPath, [BIN, "share-server", "--port", String(port), "--data", home], {
+        env: { PATH: process.env.PATH ?? "", HOME: home, ...(database ? { PLUE_SHARE_STORE: database } : {}) },
         stdio: ["ignore", "ignore", "pipe"]
       })
       await new Promise<void>((resolve, reject) => {
@@ -71,40 +75,47 @@ const post = (url: string, body: unknown) =>
 export const shareBench = (options: { readonly quick: boolean }) =>
   Effect.gen(function*() {
     const pg = yield* PostgreSQL.make
-    const [a, b] = yield* Effect.all([replica(pg.url), replica(pg.url)], { concurrency: 2 })
+    const [a, b, file] = yield* Effect.all([replica(pg.url), replica(pg.url), replica(undefined)], { concurrency: 3 })
     const concurrency = 32
     const seconds = options.quick ? 3 : 8
     const items = 50
-    const created = yield* Effect.promise(() =>
-      post(`${a.url}/api/share`, { sessionID: "ses_benchshare" }).then((r) => r.json() as Promise<{ id: string; secret: string }>)
-    )
-    yield* Effect.promise(() =>
-      post(`${a.url}/api/share/${created.id}/sync`, {
-        secret: created.secret,
-        data: [
-          { type: "session", data: { id: "ses_benchshare", title: "bench", time: { created: 1, updated: 2 } } },
-          ...Array.from({ length: items - 1 }, (_, i) => ({ type: "part", data: { id: `prt_${i}`, messageID: "msg_1", type: "text", text: "x".repeat(400) } }))
-        ]
+    const measure = (base: (i: number) => string, writeTo: string) =>
+      Effect.gen(function*() {
+        const created = yield* Effect.promise(() =>
+          post(`${writeTo}/api/share`, { sessionID: "ses_benchshare" }).then((r) => r.json() as Promise<{ id: string; secret: string }>)
+        )
+        yield* Effect.promise(() =>
+          post(`${writeTo}/api/share/${created.id}/sync`, {
+            secret: created.secret,
+            data: [
+              { type: "session", data: { id: "ses_benchshare", title: "bench", time: { created: 1, updated: 2 } } },
+              ...Array.from({ length: items - 1 }, (_, i) => ({ type: "part", data: { id: `prt_${i}`, messageID: "msg_1", type: "text", text: "x".repeat(400) } }))
+            ]
+          })
+        )
+        const reads = yield* Effect.promise(() =>
+          rate(concurrency, seconds, (i) => fetch(`${base(i)}/api/share/${created.id}/data`).then(async (r) => (await r.arrayBuffer(), r.status === 200)))
+        )
+        const writes = yield* Effect.promise(() =>
+          rate(concurrency, seconds, (i) =>
+            post(`${writeTo}/api/share/${created.id}/sync`, {
+              secret: created.secret,
+              data: [{ type: "part", data: { id: `prt_w${i}`, messageID: "msg_1", type: "text", text: "y".repeat(400) } }]
+            }).then(async (r) => (await r.arrayBuffer(), r.status === 200)))
+        )
+        return { reads, writes }
       })
-    )
-    const read = (base: (i: number) => string) => (i: number) =>
-      fetch(`${base(i)}/api/share/${created.id}/data`).then(async (r) => (await r.arrayBuffer(), r.status === 200))
-    const one = yield* Effect.promise(() => rate(concurrency, seconds, read(() => a.url)))
-    const two = yield* Effect.promise(() => rate(concurrency, seconds, read((i) => (i % 2 === 0 ? a.url : b.url))))
-    const writes = yield* Effect.promise(() =>
-      rate(concurrency, seconds, (i) =>
-        post(`${a.url}/api/share/${created.id}/sync`, {
-          secret: created.secret,
-          data: [{ type: "part", data: { id: `prt_w${i}`, messageID: "msg_1", type: "text", text: "y".repeat(400) } }]
-        }).then(async (r) => (await r.arrayBuffer(), r.status === 200)))
-    )
+    const one = yield* measure(() => a.url, a.url)
+    const two = yield* measure((i) => (i % 2 === 0 ? a.url : b.url), a.url)
+    const baseline = yield* measure(() => file.url, file.url)
     return {
       concurrency,
       seconds,
       items,
-      readsPerSecondOneReplica: one,
-      readsPerSecondTwoReplicas: two,
-      syncWritesPerSecond: writes
+      readsPerSecondOneReplica: one.reads,
+      readsPerSecondTwoReplicas: two.reads,
+      syncWritesPerSecond: one.writes,
+      fileStore: { readsPerSecond: baseline.reads, syncWritesPerSecond: baseline.writes }
     } satisfies ShareFigures
   }).pipe(Effect.scoped)
 
@@ -113,7 +124,8 @@ export const shareTable = (f: ShareFigures): string =>
     `share service on PostgreSQL (${f.concurrency} concurrent clients, ${f.seconds} s each, a share of ${f.items} items)`,
     `  viewer reads/s, one replica    ${f.readsPerSecondOneReplica}`,
     `  viewer reads/s, two replicas   ${f.readsPerSecondTwoReplicas}`,
-    `  sync writes/s, one replica     ${f.syncWritesPerSecond}`
+    `  sync writes/s, one replica     ${f.syncWritesPerSecond}`,
+    `  baseline, one replica on the file store: reads/s ${f.fileStore.readsPerSecond}, sync writes/s ${f.fileStore.syncWritesPerSecond}`
   ].join("\n")
 
 if (import.meta.url === `file://${process.argv[1]}`) {
