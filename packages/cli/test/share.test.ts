@@ -179,7 +179,7 @@ layer(Live, { timeout: 240_000, excludeTestServices: true })("sharing from the C
       assert.isTrue(events.findIndex((e) => e._tag === "Shared") < events.findIndex((e) => e._tag === "Unshared"))
     }))
 
-  it.scoped("plue share-server: --port, --host, --public-url, --data and --ttl each do what they say", () =>
+  it.scoped("plue share-server: --port, --host, --public-url, --data, --ttl and --store each do what they say", () =>
     Effect.gen(function*() {
       const port = yield* freePort
       const data = mkdtempSync(join(tmpdir(), "plue-share-data-"))
@@ -231,5 +231,14 @@ layer(Live, { timeout: 240_000, excludeTestServices: true })("sharing from the C
       const bad = yield* run(["share-server", "--ttl", "soon"], { HOME: mkdtempSync(join(tmpdir(), "plue-home-")) })
       assert.notStrictEqual(bad.code, 0)
       assert.include(bad.stderr, "--ttl")
-    }))
+      // --store takes a PostgreSQL URL only (the replicas test runs it against a real database).
+      const wrongStore = yield* run(["share-server", "--store", "mysql://db/x"], { HOME: mkdtempSync(join(tmpdir(), "plue-home-")) })
+      assert.notStrictEqual(wrongStore.code, 0)
+      assert.include(wrongStore.stderr, "--store")
+      const unreachable = yield* run(["share-server", "--port", String(yield* freePort), "--store", `postgres://nobody@127.0.0.1:${yield* freePort}/x`], {
+        HOME: mkdtempSync(join(tmpdir(), "plue-home-"))
+      })
+      assert.notStrictEqual(unreachable.code, 0)
+      assert.include(unreachable.stderr, "--store: cannot use the database at postgres://nobody@127.0.0.1:")
+    }), 180_000)
 })

@@ -55,13 +55,18 @@ const waitFor = (child: ChildProcess, pattern: RegExp) =>
   })
 
 /** A `plue share-server --store` replica; the test's scope kills it. */
-const replica = (database: string, publicUrl?: string) =>
+/** Replica A gets the database by --store, B by PLUE_SHARE_STORE (both ways are tested). */
+const replica = (database: string, how: "flag" | "env" = "env") =>
   Effect.gen(function*() {
     const port = yield* freePort
     const child = yield* Effect.acquireRelease(
       Effect.sync(() =>
-        spawn(process.execPath, [BIN, "share-server", "--port", String(port), ...(publicUrl ? ["--public-url", publicUrl] : [])], {
-          env: { PATH: process.env.PATH ?? "", HOME: mkdtempSync(join(tmpdir(), "plue-home-")), PLUE_SHARE_STORE: database },
+        spawn(process.execPath, [BIN, "share-server", "--port", String(port), ...(how === "flag" ? ["--store", database] : [])], {
+          env: {
+            PATH: process.env.PATH ?? "",
+            HOME: mkdtempSync(join(tmpdir(), "plue-home-")),
+            ...(how === "env" ? { PLUE_SHARE_STORE: database } : {})
+          },
           stdio: ["ignore", "pipe", "pipe"]
         })
       ),
@@ -89,8 +94,8 @@ describe("share-server replicas on one PostgreSQL", () => {
   it.scopedLive.runIf(havePostgres)("a share made through A is viewed through B; unshare: both 404 within a second", () =>
     Effect.gen(function*() {
       const pg = yield* PostgreSQL.make
-      const a = yield* replica(pg.url)
-      const b = yield* replica(pg.url)
+      const a = yield* replica(pg.url, "flag")
+      const b = yield* replica(pg.url, "env")
       // OpenCode is pointed at replica A.
       const context = yield* Layer.build(TestServer.layer({ config: { enterprise: { url: a.url } } }).pipe(Layer.provide(Platform)))
       const client = Context.get(context, OpenCodeClient.OpenCodeClient)
