@@ -3,7 +3,7 @@ import type { CoverageV8Options } from "vitest/node"
 
 // What vitest's V8 provider reads; scripts/coverage.ts is that provider plus the children's coverage.
 const measured: CoverageV8Options = {
-  include: ["packages/core/src/**/*.ts", "packages/ffi/src/**/*.ts", "packages/cli/src/**/*.ts"],
+  include: ["packages/core/src/**/*.ts", "packages/share/src/**/*.ts", "packages/ffi/src/**/*.ts", "packages/cli/src/**/*.ts"],
   reporter: ["text", "json-summary", "json"],
   reportOnFailure: true,
   thresholds: { lines: 97, statements: 97, branches: 92, functions: 97 }
@@ -13,7 +13,7 @@ const measured: CoverageV8Options = {
 // so files run in separate processes, two at a time (the machines here have two cores).
 export default defineConfig({
   test: {
-    projects: ["packages/core", "packages/ffi", "packages/cli"],
+    projects: ["packages/core", "packages/share", "packages/ffi", "packages/cli"],
     pool: "forks",
     poolOptions: { forks: { maxForks: 2, minForks: 1 } },
     testTimeout: 60_000,

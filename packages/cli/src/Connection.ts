@@ -16,8 +16,8 @@ import type * as OpenCodeError from "@plue/core/OpenCodeError"
 import type * as OpenCodeServer from "@plue/core/OpenCodeServer"
 import type * as SessionManager from "@plue/core/SessionManager"
 import type * as SessionSync from "@plue/core/SessionSync"
-import type * as ShareService from "@plue/core/ShareService"
-import * as Context from "effect/Context"
+import * as ShareGrants from "@plue/core/ShareGrants"
+import type * as ShareService from "@plue/share/ShareService"
 import { createServer } from "node:http"
 import { homedir } from "node:os"
 import { join, resolve } from "node:path"
@@ -101,7 +101,7 @@ export interface ConnectionOptions {
 // What only some commands need is loaded when they run, so `plue --help` and `plue --version`
 // start fast: the HTTP client (undici), the share service and its HTTP server, the managed
 // server, the session bridge.
-const loadShareService = Effect.promise(() => import("@plue/core/ShareService"))
+const loadShare = Effect.promise(() => import("@plue/share"))
 const loadHttpServer = Effect.promise(() => import("@effect/platform-node/NodeHttpServer"))
 const loadServer = Effect.promise(() => import("@plue/core/OpenCodeServer"))
 
@@ -165,40 +165,36 @@ export const sharesDieWithCommand = (options: ConnectionOptions): Effect.Effect<
   Effect.map(shareUrl, (external) => Option.isNone(options.url) && Option.isNone(external))
 
 /**
- * plue's share service on a free loopback port, for the command's lifetime.
+ * plue's share service on a free loopback port, for the command's lifetime, with its shares in
+ * `shareDirectory()`. It provides `ShareGrants`, so the managed server shares through it and the
+ * session manager hands out its owner secrets.
  *
  * @since 0.1.0
  */
 export const embeddedShareService = (
   options: ShareService.Options = {}
-): Layer.Layer<ShareService.ShareService | EmbeddedShareUrl, PlatformError | ServeError | ConfigError.ConfigError> =>
+): Layer.Layer<ShareService.ShareService | ShareGrants.ShareGrants, PlatformError | ServeError | ConfigError.ConfigError> =>
   Layer.unwrapEffect(Effect.map(
-    Effect.all([shareDirectory, loadShareService, loadHttpServer]),
-    ([directory, ShareService, NodeHttpServer]) =>
-      Layer.scoped(EmbeddedShareUrl, ShareService.serve).pipe(
-        Layer.provideMerge(ShareService.layerDisk(directory, options)),
+    Effect.all([shareDirectory, loadShare, loadHttpServer]),
+    ([directory, { ShareService, ShareStore }, NodeHttpServer]) =>
+      ShareService.layerEmbedded(options).pipe(
+        Layer.provide(ShareStore.layerFile(directory)),
         Layer.provide(NodeHttpServer.layer(createServer, { port: 0, host: "127.0.0.1" }))
       )
   ))
 
 /**
- * The base URL of the embedded share service.
- *
- * @since 0.1.0
- */
-export class EmbeddedShareUrl extends Context.Tag("@plue/cli/EmbeddedShareUrl")<EmbeddedShareUrl, string>() {}
-
-/**
  * The connection for a command: an existing server, or a managed local one started (with a
  * progress indicator) for the command and stopped when it ends. A managed server shares through
- * plue's own share service, embedded, unless `PLUE_SHARE_URL` names another.
+ * plue's own share service, embedded, unless `PLUE_SHARE_URL` names another; `ShareGrants` comes
+ * with the connection, so whatever is built over it (the session manager) sees that service.
  *
  * @since 0.1.0
  */
 export const connection = (
   options: ConnectionOptions
 ): Layer.Layer<
-  OpenCodeConnection.OpenCodeConnection | ShareService.ShareService | HttpClient.HttpClient,
+  OpenCodeConnection.OpenCodeConnection | ShareGrants.ShareGrants | HttpClient.HttpClient,
   OpenCodeServer.ServerStartError | PlatformError | ServeError | ConfigError.ConfigError | UsageError,
   CommandExecutor.CommandExecutor
 > => Layer.provideMerge(connectionTo(options), httpClient)
@@ -206,7 +202,7 @@ export const connection = (
 const connectionTo = (
   options: ConnectionOptions
 ): Layer.Layer<
-  OpenCodeConnection.OpenCodeConnection | ShareService.ShareService,
+  OpenCodeConnection.OpenCodeConnection | ShareGrants.ShareGrants,
   OpenCodeServer.ServerStartError | PlatformError | ServeError | ConfigError.ConfigError | UsageError,
   CommandExecutor.CommandExecutor | HttpClient.HttpClient
 > =>
@@ -218,30 +214,23 @@ const connectionTo = (
           password: Option.getOrUndefined(options.password),
           directory: Option.getOrUndefined(Option.map(options.directory, (d) => resolve(d)))
         }),
-        // Not ours: nothing to hand over; an in-memory service no one calls keeps types simple.
-        Layer.unwrapEffect(Effect.map(loadShareService, (ShareService) => ShareService.layerMemory()))
+        // Not ours: OpenCode holds the owner secrets of its share service.
+        Layer.succeed(ShareGrants.ShareGrants, ShareGrants.none)
       ),
     onNone: () => {
+      // The managed server shares through what ShareGrants names (its enterprise.url).
       const share = Layer.unwrapEffect(Effect.map(shareUrl, (external) =>
         Option.match(external, {
-          onSome: (url) =>
-            Layer.merge(
-              Layer.succeed(EmbeddedShareUrl, url),
-              Layer.unwrapEffect(Effect.map(loadShareService, (ShareService) => ShareService.layerMemory()))
-            ),
+          onSome: (url) => ShareGrants.layerRemote(url),
           onNone: () => embeddedShareService()
         })))
       const cwd = Option.getOrElse(Option.map(options.directory, (d) => resolve(d)), () => process.cwd())
       return Layer.scoped(
         OpenCodeConnection.OpenCodeConnection,
-        Effect.flatMap(Effect.zip(EmbeddedShareUrl, loadServer), ([shareUrl, OpenCodeServer]) =>
-          withProgress(
-            "starting a local OpenCode server",
-            OpenCodeServer.supervise({
-              cwd,
-              config: { enterprise: { url: shareUrl } }
-            })
-          )).pipe(Effect.map((info) => OpenCodeConnection.make({ url: info.url, password: info.password })))
+        Effect.flatMap(loadServer, (OpenCodeServer) =>
+          withProgress("starting a local OpenCode server", OpenCodeServer.supervise({ cwd }))).pipe(
+            Effect.map((info) => OpenCodeConnection.make({ url: info.url, password: info.password }))
+          )
       ).pipe(
         Layer.provideMerge(share),
         // The local server runs in that directory: it must be one, and is checked before anything starts.
@@ -262,7 +251,7 @@ const connectionTo = (
 export const layer = (
   options: ConnectionOptions
 ): Layer.Layer<
-  OpenCodeClient.OpenCodeClient | OpenCodeConnection.OpenCodeConnection | ShareService.ShareService | HttpClient.HttpClient,
+  OpenCodeClient.OpenCodeClient | OpenCodeConnection.OpenCodeConnection | ShareGrants.ShareGrants | HttpClient.HttpClient,
   OpenCodeServer.ServerStartError | PlatformError | ServeError | ConfigError.ConfigError | UsageError,
   CommandExecutor.CommandExecutor
 > => OpenCodeClient.layer.pipe(Layer.provideMerge(connection(options)))
@@ -291,7 +280,7 @@ export const bridge = (options: ConnectionOptions) =>
 export const managerLayer = (
   options: ConnectionOptions
 ): Layer.Layer<
-  SessionManager.SessionManager | ShareService.ShareService | HttpClient.HttpClient,
+  SessionManager.SessionManager | ShareGrants.ShareGrants | HttpClient.HttpClient,
   OpenCodeServer.ServerStartError | PlatformError | ServeError | ConfigError.ConfigError | UsageError,
   CommandExecutor.CommandExecutor
 > =>

@@ -43,6 +43,16 @@ export class UsageError extends Schema.TaggedError<UsageError>("@plue/cli/UsageE
 }) {}
 
 /**
+ * `plue share-server --store` could not use its database at start.
+ *
+ * @since 0.1.0
+ */
+export class ShareStoreUnavailable extends Schema.TaggedError<ShareStoreUnavailable>("@plue/cli/ShareStoreUnavailable")(
+  "ShareStoreUnavailable",
+  { message: Schema.String }
+) {}
+
+/**
  * `plue host` could not reach the server within its bounded wait.
  *
  * @since 0.1.0
@@ -176,6 +186,7 @@ export const outcomes: Mapping<CliError> = {
   Unreachable: (e) => ({ code: ExitCode.unreachable, line: `${e.message} (check --url / OPENCODE_URL)` }),
   ServerStartError: (e) => ({ code: ExitCode.unreachable, line: e.message }),
   HostUnreachable: (e) => ({ code: ExitCode.unreachable, line: e.message }),
+  ShareStoreUnavailable: (e) => ({ code: ExitCode.unreachable, line: e.message }),
   HostFailed: usage,
   BadRequest: internal,
   ServerError: internal,

@@ -178,6 +178,7 @@ export const commands: ReadonlyArray<CommandHelp> = [
       { long: "host", value: "HOST", description: "Address to listen on (default: 127.0.0.1)" },
       { long: "public-url", value: "URL", description: "Base of share URLs as people reach them (default: the listening address)" },
       { long: "data", value: "DIR", description: "Where shares are stored (default: $PLUE_SHARE_DIR, else $XDG_DATA_HOME/plue/shares)" },
+      { long: "store", value: "URL", description: "Keep shares in PostgreSQL, postgres://USER:PASSWORD@HOST:PORT/DB (default: $PLUE_SHARE_STORE, else files)" },
       { long: "ttl", value: "DURATION", description: "How long a share lives: \"24 hours\", \"30 minutes\", or \"never\" (default: 24 hours)" }
     ],
     examples: ["plue share-server --port 4500 --public-url https://share.example.com --data /var/lib/plue-shares"]
