@@ -106,7 +106,14 @@ layer(Live, { timeout: 240_000, excludeTestServices: true })("sharing from the C
       const before = Date.now()
       const shared = yield* run(["session", "share", id, "--json"], env, cwd)
       assert.strictEqual(shared.code, 0, shared.stderr)
-      const value = JSON.parse(shared.stdout) as { url: string; secret?: string; expiresAt?: number; session: { id: string } }
+      const value = JSON.parse(shared.stdout) as {
+        url: string
+        secret?: string
+        expiresAt?: number
+        diesWithCommand?: boolean
+        session: { id: string }
+      }
+      assert.strictEqual(value.diesWithCommand, true, "the command's own share service goes with it")
       assert.match(value.url, /^http:\/\/127\.0\.0\.1:\d+\/share\/[A-Za-z0-9_-]{22}$/)
       assert.isString(value.secret)
       assert.isAtLeast(Buffer.from(value.secret!, "base64url").length, 32)
@@ -120,7 +127,11 @@ layer(Live, { timeout: 240_000, excludeTestServices: true })("sharing from the C
       const otherId = (JSON.parse(other.stdout) as { id: string }).id
       const text = yield* run(["session", "share", otherId], env, cwd)
       assert.strictEqual(text.code, 0, text.stderr)
-      assert.match(text.stdout, /^http:\/\/127\.0\.0\.1:\d+\/share\/\S+\nsecret  \S{43}  \(keep it: it revokes the share\)\nexpires /)
+      // The share service runs inside the command (managed server): the URL's line says so.
+      assert.match(
+        text.stdout,
+        /^http:\/\/127\.0\.0\.1:\d+\/share\/\S+  \(served by this command: the link stops working when it exits; [^\n]*\)\nsecret  \S{43}  \(keep it: it revokes the share\)\nexpires /
+      )
     }), 240_000)
 
   it.scoped("plue host: a C host's plue_session_create_share gets the secret and expiresAt; its callback sees Shared and Unshared", () =>
