@@ -112,10 +112,11 @@ layer(Live, { timeout: 600_000, excludeTestServices: true })("a consumer install
       // 2. Install with the README's commands, the @plue/* packages from the tarballs.
       writeFileSync(join(project, "package.json"), JSON.stringify({ name: "consumer", private: true, type: "module" }, null, 2))
       const installs = blocks("Install", "sh").flatMap((b) => b.trim().split("\n"))
-      assert.lengthOf(installs, 3, installs.join("\n"))
-      assert.strictEqual(installs[2], "npm install opencode-ai@1.18.33")
-      // The managed server's binary is left out on purpose: connecting to a server must not need it.
-      for (const line of installs.slice(0, 2)) {
+      // core, cli + ffi, share, and last the managed server's binary, which is left out on purpose:
+      // connecting to a server must not need it.
+      assert.lengthOf(installs, 4, installs.join("\n"))
+      assert.strictEqual(installs.at(-1), "npm install opencode-ai@1.18.33")
+      for (const line of installs.slice(0, -1)) {
         assert.match(line, /^npm install /)
         const args = line.split(/\s+/).slice(2).map((arg) => {
           if (!arg.startsWith("@plue/")) return arg
@@ -142,6 +143,15 @@ layer(Live, { timeout: 600_000, excludeTestServices: true })("a consumer install
       assert.isNotNull(logged, ran.stdout + ran.stderr)
       const sessionId = logged![1]!
 
+      // The share service installed as a library loads on its own (no workspace around it).
+      const share = yield* sh(
+        `node --input-type=module -e 'const m = await import("@plue/share"); console.log(typeof m.ShareService.layerEmbedded, typeof m.ShareStore.layerFile)'`,
+        project,
+        env
+      )
+      ok(share, "import @plue/share")
+      assert.strictEqual(share.stdout.trim(), "function function")
+
       // 4. The CLI from the tarball.
       // (`npx --no plue --version` would print npm's own version: npx takes flags after its own.)
       const version = yield* sh("npx plue --version", project, env)
@@ -160,17 +170,26 @@ layer(Live, { timeout: 600_000, excludeTestServices: true })("a consumer install
       assert.strictEqual(noServer.code, 5, noServer.stderr)
       assert.include(noServer.stderr, "npm install opencode-ai@1.18.33")
 
-      // 5. The README's C example, built against the installed header and run by `plue host`.
-      const [source] = blocks("Use it from C", "c")
-      writeFileSync(join(project, "host.c"), source!)
-      const [cRun] = blocks("Use it from C", "sh")
-      const [compile, host] = cRun!.trim().split("\n")
+      // 5. The README's C examples, built against the installed header: a program with its own
+      // main() (plue_init starts the installed plue as its sidecar), and a plugin run by `plue host`.
+      const [appSource, hostSource] = blocks("Use it from C", "c")
+      const [appRun, hostRun] = blocks("Use it from C", "sh")
+      const sessionOf = (stdout: string) => (JSON.parse(stdout.trim()) as { id: string }).id
+      writeFileSync(join(project, "app.c"), appSource!)
+      const [appCompile, appStart] = appRun!.trim().split("\n")
+      assert.include(appCompile, "-I node_modules/@plue/ffi/include")
+      ok(yield* sh(appCompile!, project, env), appCompile!)
+      const app = yield* sh(appStart!, project, env)
+      ok(app, appStart!)
+      assert.match(sessionOf(app.stdout), /^ses_/)
+
+      writeFileSync(join(project, "host.c"), hostSource!)
+      const [compile, host] = hostRun!.trim().split("\n")
       assert.include(compile, "-I node_modules/@plue/ffi/include")
       ok(yield* sh(compile!, project, env), compile!)
       const hosted = yield* sh(host!, project, env)
       ok(hosted, host!)
-      const info = JSON.parse(hosted.stdout.trim()) as { id: string }
-      assert.match(info.id, /^ses_/)
+      assert.match(sessionOf(hosted.stdout), /^ses_/)
 
       process.stdout.write(
         `consumer: pack and install ${((installedAt - started) / 1000).toFixed(1)} s, ` +
