@@ -8,10 +8,10 @@ import * as PostgreSQL from "@plue/testing/PostgreSQL"
 import { Effect } from "effect"
 import { type ChildProcess, spawn } from "node:child_process"
 import { mkdtempSync } from "node:fs"
-import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
+import { freePort } from "@plue/testing/Net"
 
 const BIN = fileURLToPath(new URL("../../cli/dist/bin.js", import.meta.url))
 
@@ -26,20 +26,11 @@ export interface ShareFigures {
   readonly fileStore: { readonly readsPerSecond: number; readonly syncWritesPerSecond: number }
 }
 
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const server = createServer()
-    server.listen(0, "127.0.0.1", () => {
-      const port = (server.address() as { port: number }).port
-      server.close(() => resolve(port))
-    })
-  })
-
 /** A replica on PostgreSQL, or (no database) one on the file store, the baseline. */
 const replica = (database: string | undefined) =>
   Effect.acquireRelease(
     Effect.promise(async () => {
-      const port = await freePort()
+      const port = await Effect.runPromise(freePort)
       const home = mkdtempSync(join(tmpdir(), "plue-bench-home-"))
       const child = spawn(process.execPath, [BIN, "share-server", "--port", String(port), "--data", home], {
         env: { PATH: process.env.PATH ?? "", HOME: home, ...(database ? { PLUE_SHARE_STORE: database } : {}) },

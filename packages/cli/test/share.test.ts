@@ -7,10 +7,10 @@ import { Effect, Layer, Redacted } from "effect"
 import { type ChildProcess, execFileSync, spawn } from "node:child_process"
 import { existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs"
 import { createServer } from "node:http"
-import { createServer as createNetServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
+import { freePort } from "@plue/testing/Net"
 
 const BIN = fileURLToPath(new URL("../dist/bin.js", import.meta.url))
 const INCLUDE = fileURLToPath(new URL("../../ffi/include", import.meta.url))
@@ -75,16 +75,6 @@ const waitFor = (child: ChildProcess, stream: "stdout" | "stderr", pattern: RegE
 
 /** The sandbox's environment: a command with no --url starts a managed server in it. */
 const managed = Effect.map(TestServer.TestSandbox, (box) => ({ env: { ...box.env }, cwd: box.project, box }))
-
-const freePort = Effect.promise(() =>
-  new Promise<number>((resolve) => {
-    const server = createNetServer()
-    server.listen(0, "127.0.0.1", () => {
-      const port = (server.address() as { port: number }).port
-      server.close(() => resolve(port))
-    })
-  })
-)
 
 const call = (url: string, method = "GET", body?: unknown) =>
   Effect.promise(async () => {

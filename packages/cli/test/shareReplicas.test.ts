@@ -6,24 +6,14 @@ import { assert, describe, it } from "@effect/vitest"
 import { Context, Effect, Layer } from "effect"
 import { type ChildProcess, spawn } from "node:child_process"
 import { mkdtempSync } from "node:fs"
-import { createServer as createNetServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
+import { freePort } from "@plue/testing/Net"
 
 const BIN = fileURLToPath(new URL("../dist/bin.js", import.meta.url))
 const Platform = Layer.mergeAll(NodeContext.layer, NodeHttpClient.layerUndici)
 const havePostgres = PostgreSQL.available()
-
-const freePort = Effect.promise(() =>
-  new Promise<number>((resolve) => {
-    const server = createNetServer()
-    server.listen(0, "127.0.0.1", () => {
-      const port = (server.address() as { port: number }).port
-      server.close(() => resolve(port))
-    })
-  })
-)
 
 const call = (url: string, method = "GET", body?: unknown) =>
   Effect.promise(async () => {

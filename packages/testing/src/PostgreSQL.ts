@@ -10,9 +10,9 @@ import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import { execFile, execFileSync } from "node:child_process"
 import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs"
-import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { freePort } from "./Net.js"
 
 /**
  * Where Debian keeps the PostgreSQL programs (the newest version), if installed.
@@ -56,14 +56,6 @@ const run = (program: string, args: ReadonlyArray<string>) =>
     execFile(command, argv, { timeout: 120_000 }, (error, stdout, stderr) =>
       resume(error ? Effect.fail(new Error(`${program} failed: ${error.message}\n${stderr}`)) : Effect.succeed(stdout)))
   })
-
-const freePort = Effect.async<number>((resume) => {
-  const server = createServer()
-  server.listen(0, "127.0.0.1", () => {
-    const port = (server.address() as { port: number }).port
-    server.close(() => resume(Effect.succeed(port)))
-  })
-})
 
 /**
  * Starts a PostgreSQL for the scope's life.
