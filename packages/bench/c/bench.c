@@ -1,7 +1,10 @@
 /*
- * C side of the FFI benchmark: plue_session_get_info on a warm cache against a bare koffi round
- * trip (a C thread calling a registered JS callback that returns at once), single-threaded
- * (per-call latency) and from 8 threads (calls per second). Results go to argv[2] as JSON.
+ * C side of the FFI benchmark, single-threaded (per-call latency) and from 8 threads (calls per
+ * second): a bare koffi round trip (a C thread calling a registered JS callback that returns at
+ * once; under `plue host` only), a plue round trip (plue_session_get_info on a destroyed handle:
+ * C -> JavaScript, which refuses it at once -> C), and a warm plue_session_get_info (answered in
+ * C from the mirror). Built as a `plue host` library, or with -DBENCH_SIDECAR as a program with
+ * its own main() that goes through plue_init and the sidecar. Results go to argv[2] as JSON.
  */
 #define _DEFAULT_SOURCE
 #include <pthread.h>
@@ -16,7 +19,7 @@ typedef int (*echo_fn)(int);
 static echo_fn echo = NULL;
 PLUE_API void bench_set_echo(echo_fn fn) { echo = fn; }
 
-static plue_session_t session;
+static plue_session_t session, gone;
 static int calls = 20000;
 static volatile int stop = 0;
 
@@ -38,6 +41,11 @@ static int one_info(void) {
     return 1;
 }
 static int one_echo(void) { return echo(1) == 1; }
+static int one_round_trip(void) {
+    char *json = plue_session_get_info(gone);
+    if (json != NULL) { plue_free_json(json); return 0; }
+    return plue_get_last_error_code() == PLUE_ERR_INVALID_HANDLE;
+}
 
 static void latency(int (*op)(void), double *p50, double *p99) {
     double *samples = (double *)malloc(sizeof(double) * (size_t)calls);
@@ -77,24 +85,53 @@ static double throughput(int (*op)(void), int threads) {
     return (double)total / ((now_us() - start) / 1e6);
 }
 
-int plue_host_main(int argc, char **argv) {
+/* Measures everything and writes the JSON; 0 on success. */
+static int measure(const char *report, double init_ms) {
     FILE *out;
-    double ip50, ip99, ep50, ep99, ithr, ethr;
-    if (argc < 3) return 2;
-    calls = atoi(argv[1]);
+    double ip50 = 0, ip99 = 0, ep50 = 0, ep99 = 0, rp50 = 0, rp99 = 0, ithr = 0, ethr = 0, rthr = 0;
     session = plue_session_create(NULL);
-    if (session == NULL || echo == NULL) return 3;
-    latency(one_echo, &ep50, &ep99);
+    gone = plue_session_create(NULL);
+    if (session == NULL || gone == NULL) return 3;
+    plue_session_destroy(gone);
+    if (!one_round_trip()) return 5;
+    if (echo != NULL) latency(one_echo, &ep50, &ep99);
+    latency(one_round_trip, &rp50, &rp99);
     latency(one_info, &ip50, &ip99);
-    ethr = throughput(one_echo, 8);
+    if (echo != NULL) ethr = throughput(one_echo, 8);
+    rthr = throughput(one_round_trip, 8);
     ithr = throughput(one_info, 8);
-    out = fopen(argv[2], "w");
+    out = fopen(report, "w");
     if (out == NULL) return 4;
-    fprintf(out, "{\"calls\":%d,\"koffi\":{\"p50\":%.3f,\"p99\":%.3f,\"threads8PerSecond\":%.0f},"
+    fprintf(out, "{\"calls\":%d,\"initMs\":%.1f,\"koffi\":{\"p50\":%.3f,\"p99\":%.3f,\"threads8PerSecond\":%.0f},"
+                 "\"roundTrip\":{\"p50\":%.3f,\"p99\":%.3f,\"threads8PerSecond\":%.0f},"
                  "\"getInfo\":{\"p50\":%.3f,\"p99\":%.3f,\"threads8PerSecond\":%.0f}}\n",
-            calls, ep50, ep99, ethr, ip50, ip99, ithr);
+            calls, init_ms, ep50, ep99, ethr, rp50, rp99, rthr, ip50, ip99, ithr);
     fclose(out);
     plue_session_delete(session);
     plue_session_destroy(session);
     return 0;
 }
+
+int plue_host_main(int argc, char **argv) {
+    if (argc < 3) return 2;
+    calls = atoi(argv[1]);
+    if (echo == NULL) return 3;
+    return measure(argv[2], 0);
+}
+
+#ifdef BENCH_SIDECAR
+int main(int argc, char **argv) {
+    double start;
+    int status;
+    if (argc < 3) return 2;
+    calls = atoi(argv[1]);
+    start = now_us();
+    if (plue_init(NULL) != PLUE_OK) {
+        fprintf(stderr, "plue_init: %s\n", plue_get_last_error());
+        return 6;
+    }
+    status = measure(argv[2], (now_us() - start) / 1000.0);
+    plue_shutdown();
+    return status;
+}
+#endif

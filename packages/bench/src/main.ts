@@ -2,7 +2,7 @@
  * `npm run bench`: every figure plue tracks, each beside its baseline measured in the same run.
  * The OpenCode client and the session bridge (from @plue/core's benchmark), then the C API.
  * `--json` prints one JSON object; `--quick` runs fewer rounds; `--client` runs only the client
- * figures (real server and loopback stub).
+ * figures (real server and loopback stub); `--c-api` runs only the C API section.
  */
 import { NodeContext } from "@effect/platform-node"
 import * as UndiciHttpClient from "@plue/core/UndiciHttpClient"
@@ -13,10 +13,10 @@ import { loadBench } from "./load.js"
 import { table } from "./measure.js"
 import { startupBench, startupTable } from "./startup.js"
 import { makeSandbox } from "@plue/testing/TestServer"
-import { Context, Effect, Layer } from "effect"
+import { Context, Effect, Layer, Redacted } from "effect"
 import koffi from "koffi"
-import { execFileSync } from "node:child_process"
-import { mkdtempSync, readFileSync } from "node:fs"
+import { execFileSync, spawn } from "node:child_process"
+import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs"
 import { cpus, tmpdir, totalmem } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -25,18 +25,110 @@ import * as Host from "@plue/ffi/Host"
 const args = new Set(process.argv.slice(2))
 const quick = args.has("--quick")
 
-const compile = (): string => {
+const compile = (flags: ReadonlyArray<string> = ["-fPIC", "-shared"]): string => {
   const source = fileURLToPath(new URL("../c/bench.c", import.meta.url))
   const include = fileURLToPath(new URL("../../ffi/include", import.meta.url))
-  const out = join(mkdtempSync(join(tmpdir(), "plue-bench-")), "bench.so")
-  execFileSync("cc", ["-std=c11", "-O2", "-fPIC", "-shared", `-I${include}`, "-o", out, source, "-lpthread"])
+  const out = join(mkdtempSync(join(tmpdir(), "plue-bench-")), "bench")
+  execFileSync("cc", ["-std=c11", "-O2", ...flags, `-I${include}`, "-o", out, source, "-lpthread"])
   return out
+}
+
+/** A `plue` command for PLUE_COMMAND: the built CLI run by this Node. */
+const plueCommand = (): string => {
+  const cli = fileURLToPath(new URL("../../cli/dist/bin.js", import.meta.url))
+  const path = join(mkdtempSync(join(tmpdir(), "plue-bench-cmd-")), "plue")
+  writeFileSync(path, `#!/bin/sh\nexec "${process.execPath}" "${cli}" "$@"\n`)
+  chmodSync(path, 0o755)
+  return path
+}
+
+interface Latency {
+  readonly p50: number
+  readonly p99: number
+  readonly threads8PerSecond: number
 }
 
 interface CFigures {
   readonly calls: number
-  readonly koffi: { readonly p50: number; readonly p99: number; readonly threads8PerSecond: number }
-  readonly getInfo: { readonly p50: number; readonly p99: number; readonly threads8PerSecond: number }
+  /** plue_init until bound (sidecar only), ms. */
+  readonly initMs: number
+  readonly koffi: Latency
+  readonly roundTrip: Latency
+  readonly getInfo: Latency
+}
+
+/**
+ * The C API, both transports in the same run: `plue host` (koffi, in-process) and the sidecar (a
+ * program with its own main(): plue_init starts `plue serve`, reached over a socketpair).
+ */
+const cApiBench = (
+  context: Context.Context<SessionManager.SessionManager | SessionEvents.SessionEvents | SessionCache.SessionCache>,
+  server: { readonly url: string; readonly password: Redacted.Redacted<string> }
+) =>
+  Effect.gen(function*() {
+    const calls = quick ? 5000 : 20000
+    const library = compile()
+    const report = join(mkdtempSync(join(tmpdir(), "plue-bench-")), "c.json")
+    const c = yield* Effect.scoped(Effect.gen(function*() {
+      const lib = koffi.load(library)
+      const Echo = koffi.proto("int bench_echo_fn(int x)")
+      const setEcho = lib.func("void bench_set_echo(bench_echo_fn *fn)")
+      const echo = yield* Effect.acquireRelease(
+        Effect.sync(() => koffi.register((x: number) => x, koffi.pointer(Echo))),
+        (pointer) => Effect.sync(() => koffi.unregister(pointer))
+      )
+      setEcho(echo)
+      const { status } = yield* Host.run(library, [String(calls), report])
+      if (status !== 0) return yield* Effect.dieMessage(`the C benchmark exited with ${status}`)
+      return JSON.parse(readFileSync(report, "utf8")) as CFigures
+    })).pipe(Effect.provide(context))
+
+    const sidecarProgram = compile(["-DBENCH_SIDECAR"])
+    const sidecarReport = join(mkdtempSync(join(tmpdir(), "plue-bench-")), "sidecar.json")
+    const sidecar = yield* Effect.acquireUseRelease(
+      Effect.sync(() =>
+        spawn(sidecarProgram, [String(calls), sidecarReport], {
+          env: {
+            PATH: process.env.PATH ?? "",
+            PLUE_COMMAND: plueCommand(),
+            OPENCODE_URL: server.url,
+            OPENCODE_SERVER_PASSWORD: Redacted.value(server.password)
+          },
+          stdio: ["ignore", "inherit", "inherit"]
+        })
+      ),
+      (child) =>
+        Effect.async<number | null>((resume) => {
+          child.on("close", (code) => resume(Effect.succeed(code)))
+        }).pipe(
+          Effect.flatMap((code) =>
+            code === 0
+              ? Effect.sync(() => JSON.parse(readFileSync(sidecarReport, "utf8")) as CFigures)
+              : Effect.dieMessage(`the sidecar C benchmark exited with ${code}`)
+          )
+        ),
+      (child) => Effect.sync(() => child.kill("SIGKILL"))
+    )
+
+    return { c, sidecar }
+  })
+
+const printC = (c: CFigures, sidecar: CFigures) => {
+  console.log(`\nC API, ${c.calls} calls a thread: \`plue host\` (koffi, in-process) and the sidecar (own main(), plue_init), side by side`)
+  const cell = (f: Latency | undefined) =>
+    f === undefined ? "-".padEnd(44) : `p50 ${f.p50.toFixed(2)} us  p99 ${f.p99.toFixed(2)} us  8t ${f.threads8PerSecond.toFixed(0)}/s`.padEnd(44)
+  console.log(`  ${"".padEnd(26)}${"plue host".padEnd(44)}${"sidecar".padEnd(44)}sidecar / host`)
+  const row = (label: string, host: Latency, side: Latency | undefined) =>
+    console.log(
+      `  ${label.padEnd(26)}${cell(host)}${cell(side)}` +
+        (side ? `p50 ${(side.p50 / host.p50).toFixed(2)}x, 8t ${(side.threads8PerSecond / host.threads8PerSecond).toFixed(2)}x` : "")
+    )
+  row("bare koffi round trip", c.koffi, undefined)
+  row("plue round trip (hop)", c.roundTrip, sidecar.roundTrip)
+  row("warm get_info (in C)", c.getInfo, sidecar.getInfo)
+  console.log(`  plue round trip vs the bare koffi one: ${(c.roundTrip.p50 / c.koffi.p50).toFixed(2)}x at p50 under plue host`)
+  console.log(`  warm get_info vs the plue round trip: ${(c.roundTrip.p50 / c.getInfo.p50).toFixed(0)}x faster under plue host, ${(sidecar.roundTrip.p50 / sidecar.getInfo.p50).toFixed(0)}x with the sidecar`)
+  console.log(`  plue_init until bound (sidecar start, connected to the server): ${sidecar.initMs.toFixed(0)} ms`)
 }
 
 const machine = {
@@ -64,6 +156,16 @@ const program = Effect.gen(function*() {
   const connection = OpenCodeConnection.layer({ url: server.url, password: server.password })
   const client = yield* OpenCodeClient.make.pipe(Effect.provide(connection))
   const sizes = quick ? { rounds: 3, perRound: 30 } : { rounds: 7, perRound: 100 }
+
+  if (args.has("--c-api")) {
+    // Only the C API section (both transports), e.g. to compare them quickly.
+    const context = yield* Layer.build(Plue.layer().pipe(Layer.provide(connection)))
+    yield* Context.get(context, SessionSync.SessionSync).awaitConnected
+    const { c, sidecar } = yield* cApiBench(context, server)
+    if (args.has("--json")) console.log(JSON.stringify({ c, sidecar }, null, 2))
+    else printC(c, sidecar)
+    return
+  }
 
   const clientFigures = yield* clientBench(server, client, sizes)
   const overhead = yield* overheadBench(sizes)
@@ -95,25 +197,10 @@ const program = Effect.gen(function*() {
     quick ? { sessions: 1000, rounds: 2, handleCycles: 10_000 } : { sessions: 10_000, rounds: 3, handleCycles: 100_000 }
   )
 
-  // The C API: plue_session_get_info from C threads, beside a bare koffi round trip.
-  const library = compile()
-  const report = join(mkdtempSync(join(tmpdir(), "plue-bench-")), "c.json")
-  const c = yield* Effect.scoped(Effect.gen(function*() {
-    const lib = koffi.load(library)
-    const Echo = koffi.proto("int bench_echo_fn(int x)")
-    const setEcho = lib.func("void bench_set_echo(bench_echo_fn *fn)")
-    const echo = yield* Effect.acquireRelease(
-      Effect.sync(() => koffi.register((x: number) => x, koffi.pointer(Echo))),
-      (pointer) => Effect.sync(() => koffi.unregister(pointer))
-    )
-    setEcho(echo)
-    const { status } = yield* Host.run(library, [String(quick ? 5000 : 20000), report])
-    if (status !== 0) return yield* Effect.dieMessage(`the C benchmark exited with ${status}`)
-    return JSON.parse(readFileSync(report, "utf8")) as CFigures
-  })).pipe(Effect.provide(context))
+  const { c, sidecar } = yield* cApiBench(context, server)
 
   if (args.has("--json")) {
-    console.log(JSON.stringify({ machine, startup, client: clientFigures, clientOverhead: overhead, bridge, c, load }, null, 2))
+    console.log(JSON.stringify({ machine, startup, client: clientFigures, clientOverhead: overhead, bridge, c, sidecar, load }, null, 2))
     return
   }
   const f = bridge.freshness
@@ -131,14 +218,7 @@ const program = Effect.gen(function*() {
     `\nFreshness, another client's PATCH sent -> Updated event at our subscriber (${f.samples} changes):` +
       ` p50 ${f.p50.toFixed(2)} ms, p99 ${f.p99.toFixed(2)} ms`
   )
-  console.log(`\nC API, ${c.calls} calls a thread (baseline: a bare koffi round trip, C thread -> JS -> C)`)
-  const line = (label: string, f: CFigures["koffi"]) =>
-    console.log(`  ${label.padEnd(24)}p50 ${f.p50.toFixed(2)} us  p99 ${f.p99.toFixed(2)} us  8 threads ${f.threads8PerSecond.toFixed(0)} calls/s`)
-  line("koffi round trip", c.koffi)
-  line("plue_session_get_info", c.getInfo)
-  const ratio = c.getInfo.p50 / c.koffi.p50
-  console.log(`  p50 ratio               ${ratio.toFixed(3)}x the bare round trip${ratio < 1 ? ` (${(1 / ratio).toFixed(0)}x faster: warm reads are answered in C)` : ""}`)
-  console.log(`  8-thread ratio          ${(c.getInfo.threads8PerSecond / c.koffi.threads8PerSecond).toFixed(1)}x the bare round trip's calls/s`)
+  printC(c, sidecar)
   console.log(`\nLoad: ${load.sessions} sessions on the server (created in ${load.createSeconds} s); baseline: one raw fetch of the whole list`)
   console.log(table([load.reconcile]))
   console.log(`  cache equals server after reconcile: ${load.cacheEqualsServer}`)

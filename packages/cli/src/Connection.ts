@@ -12,13 +12,21 @@ import type { ServeError } from "@effect/platform/HttpServerError"
 import type * as HttpClient from "@effect/platform/HttpClient"
 import * as OpenCodeClient from "@plue/core/OpenCodeClient"
 import * as OpenCodeConnection from "@plue/core/OpenCodeConnection"
+import type * as OpenCodeError from "@plue/core/OpenCodeError"
 import type * as OpenCodeServer from "@plue/core/OpenCodeServer"
-import type * as ShareService from "@plue/core/ShareService"
-import * as Context from "effect/Context"
+import type * as SessionManager from "@plue/core/SessionManager"
+import type * as SessionSync from "@plue/core/SessionSync"
+import * as ShareGrants from "@plue/core/ShareGrants"
+import type * as ShareService from "@plue/share/ShareService"
 import { createServer } from "node:http"
 import { homedir } from "node:os"
 import { join, resolve } from "node:path"
 import * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
+import * as Schema from "effect/Schema"
+import * as Stream from "effect/Stream"
+import { existsSync, statSync } from "node:fs"
+import { HostUnreachable, UsageError } from "./Errors.js"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
@@ -33,8 +41,15 @@ import * as Schedule from "effect/Schedule"
  * @since 0.1.0
  */
 export const url = Options.text("url").pipe(
+  Options.withAlias("u"),
   Options.withDescription("Base URL of a running OpenCode server (default: OPENCODE_URL, else start a local one)"),
   Options.withFallbackConfig(Config.string("OPENCODE_URL")),
+  Options.withSchema(Schema.String.pipe(
+    Schema.filter((text) => URL.canParse(text) && /^https?:$/.test(new URL(text).protocol), {
+      message: (issue) =>
+        `--url / OPENCODE_URL: '${String(issue.actual)}' is not an http(s) URL; write it like --url http://127.0.0.1:4096`
+    })
+  )),
   Options.optional
 )
 
@@ -44,6 +59,7 @@ export const url = Options.text("url").pipe(
  * @since 0.1.0
  */
 export const password = Options.redacted("password").pipe(
+  Options.withAlias("p"),
   Options.withDescription("Server password, HTTP basic auth user `opencode` (default: OPENCODE_SERVER_PASSWORD)"),
   Options.withFallbackConfig(Config.redacted("OPENCODE_SERVER_PASSWORD")),
   Options.optional
@@ -55,6 +71,7 @@ export const password = Options.redacted("password").pipe(
  * @since 0.1.0
  */
 export const directory = Options.directory("directory").pipe(
+  Options.withAlias("d"),
   Options.withDescription(
     "Project directory to work in (default: OPENCODE_DIRECTORY, else the server's own; a local server is started " +
       "there). OpenCode lists sessions and events per directory."
@@ -84,7 +101,7 @@ export interface ConnectionOptions {
 // What only some commands need is loaded when they run, so `plue --help` and `plue --version`
 // start fast: the HTTP client (undici), the share service and its HTTP server, the managed
 // server, the session bridge.
-const loadShareService = Effect.promise(() => import("@plue/core/ShareService"))
+const loadShare = Effect.promise(() => import("@plue/share"))
 const loadHttpServer = Effect.promise(() => import("@effect/platform-node/NodeHttpServer"))
 const loadServer = Effect.promise(() => import("@plue/core/OpenCodeServer"))
 
@@ -123,51 +140,70 @@ export const withProgress = <A, E, R>(text: string, effect: Effect.Effect<A, E, 
  *
  * @since 0.1.0
  */
-export const shareDirectory = (): string =>
-  process.env.PLUE_SHARE_DIR ??
-    join(process.env.XDG_DATA_HOME ?? join(process.env.HOME ?? homedir(), ".local", "share"), "plue", "shares")
+export const shareDirectory: Config.Config<string> = Config.all({
+  dir: Config.option(Config.string("PLUE_SHARE_DIR")),
+  xdg: Config.option(Config.string("XDG_DATA_HOME")),
+  home: Config.string("HOME").pipe(Config.orElse(() => Config.succeed(homedir())))
+}).pipe(Config.map(({ dir, home, xdg }) =>
+  Option.getOrElse(dir, () => join(Option.getOrElse(xdg, () => join(home, ".local", "share")), "plue", "shares"))
+))
 
 /**
- * plue's share service on a free loopback port, for the command's lifetime.
+ * `PLUE_SHARE_URL`: the share service a managed server uses instead of the embedded one.
+ *
+ * @since 0.1.0
+ */
+export const shareUrl: Config.Config<Option.Option<string>> = Config.option(Config.string("PLUE_SHARE_URL"))
+
+/**
+ * Whether a share made on this connection dies with the command: a managed server sharing
+ * through the share service embedded in this process.
+ *
+ * @since 0.1.0
+ */
+export const sharesDieWithCommand = (options: ConnectionOptions): Effect.Effect<boolean, ConfigError.ConfigError> =>
+  Effect.map(shareUrl, (external) => Option.isNone(options.url) && Option.isNone(external))
+
+/**
+ * plue's share service on a free loopback port, for the command's lifetime, with its shares in
+ * `shareDirectory()`. It provides `ShareGrants`, so the managed server shares through it and the
+ * session manager hands out its owner secrets.
  *
  * @since 0.1.0
  */
 export const embeddedShareService = (
   options: ShareService.Options = {}
-): Layer.Layer<ShareService.ShareService | EmbeddedShareUrl, PlatformError | ServeError> =>
-  Layer.unwrapEffect(Effect.map(Effect.all([loadShareService, loadHttpServer]), ([ShareService, NodeHttpServer]) =>
-    Layer.scoped(EmbeddedShareUrl, ShareService.serve).pipe(
-      Layer.provideMerge(ShareService.layerDisk(shareDirectory(), options)),
-      Layer.provide(NodeHttpServer.layer(createServer, { port: 0, host: "127.0.0.1" }))
-    )))
-
-/**
- * The base URL of the embedded share service.
- *
- * @since 0.1.0
- */
-export class EmbeddedShareUrl extends Context.Tag("@plue/cli/EmbeddedShareUrl")<EmbeddedShareUrl, string>() {}
+): Layer.Layer<ShareService.ShareService | ShareGrants.ShareGrants, PlatformError | ServeError | ConfigError.ConfigError> =>
+  Layer.unwrapEffect(Effect.map(
+    Effect.all([shareDirectory, loadShare, loadHttpServer]),
+    ([directory, { ShareService, ShareStore }, NodeHttpServer]) =>
+      ShareService.layerEmbedded(options).pipe(
+        Layer.provide(ShareStore.layerFile(directory)),
+        Layer.provide(NodeHttpServer.layer(createServer, { port: 0, host: "127.0.0.1" }))
+      )
+  ))
 
 /**
  * The connection for a command: an existing server, or a managed local one started (with a
  * progress indicator) for the command and stopped when it ends. A managed server shares through
- * plue's own share service, embedded, unless `PLUE_SHARE_URL` names another.
+ * plue's own share service, embedded, unless `PLUE_SHARE_URL` names another; `ShareGrants` comes
+ * with the connection, so whatever is built over it (the session manager) sees that service.
  *
  * @since 0.1.0
  */
 export const connection = (
   options: ConnectionOptions
 ): Layer.Layer<
-  OpenCodeConnection.OpenCodeConnection | ShareService.ShareService | HttpClient.HttpClient,
-  OpenCodeServer.ServerStartError | PlatformError | ServeError,
+  OpenCodeConnection.OpenCodeConnection | ShareGrants.ShareGrants | HttpClient.HttpClient,
+  OpenCodeServer.ServerStartError | PlatformError | ServeError | ConfigError.ConfigError | UsageError,
   CommandExecutor.CommandExecutor
 > => Layer.provideMerge(connectionTo(options), httpClient)
 
 const connectionTo = (
   options: ConnectionOptions
 ): Layer.Layer<
-  OpenCodeConnection.OpenCodeConnection | ShareService.ShareService,
-  OpenCodeServer.ServerStartError | PlatformError | ServeError,
+  OpenCodeConnection.OpenCodeConnection | ShareGrants.ShareGrants,
+  OpenCodeServer.ServerStartError | PlatformError | ServeError | ConfigError.ConfigError | UsageError,
   CommandExecutor.CommandExecutor | HttpClient.HttpClient
 > =>
   Option.match(options.url, {
@@ -178,27 +214,32 @@ const connectionTo = (
           password: Option.getOrUndefined(options.password),
           directory: Option.getOrUndefined(Option.map(options.directory, (d) => resolve(d)))
         }),
-        // Not ours: nothing to hand over; an in-memory service no one calls keeps types simple.
-        Layer.unwrapEffect(Effect.map(loadShareService, (ShareService) => ShareService.layerMemory()))
+        // Not ours: OpenCode holds the owner secrets of its share service.
+        Layer.succeed(ShareGrants.ShareGrants, ShareGrants.none)
       ),
     onNone: () => {
-      const share = process.env.PLUE_SHARE_URL
-        ? Layer.merge(
-          Layer.succeed(EmbeddedShareUrl, process.env.PLUE_SHARE_URL),
-          Layer.unwrapEffect(Effect.map(loadShareService, (ShareService) => ShareService.layerMemory()))
-        )
-        : embeddedShareService()
+      // The managed server shares through what ShareGrants names (its enterprise.url).
+      const share = Layer.unwrapEffect(Effect.map(shareUrl, (external) =>
+        Option.match(external, {
+          onSome: (url) => ShareGrants.layerRemote(url),
+          onNone: () => embeddedShareService()
+        })))
+      const cwd = Option.getOrElse(Option.map(options.directory, (d) => resolve(d)), () => process.cwd())
       return Layer.scoped(
         OpenCodeConnection.OpenCodeConnection,
-        Effect.flatMap(Effect.zip(EmbeddedShareUrl, loadServer), ([shareUrl, OpenCodeServer]) =>
-          withProgress(
-            "starting a local OpenCode server",
-            OpenCodeServer.supervise({
-              cwd: Option.getOrElse(Option.map(options.directory, (d) => resolve(d)), () => process.cwd()),
-              config: { enterprise: { url: shareUrl } }
-            })
-          )).pipe(Effect.map((info) => OpenCodeConnection.make({ url: info.url, password: info.password })))
-      ).pipe(Layer.provideMerge(share))
+        Effect.flatMap(loadServer, (OpenCodeServer) =>
+          withProgress("starting a local OpenCode server", OpenCodeServer.supervise({ cwd }))).pipe(
+            Effect.map((info) => OpenCodeConnection.make({ url: info.url, password: info.password }))
+          )
+      ).pipe(
+        Layer.provideMerge(share),
+        // The local server runs in that directory: it must be one, and is checked before anything starts.
+        Layer.provide(Layer.effectDiscard(Effect.suspend(() =>
+          existsSync(cwd) && statSync(cwd).isDirectory()
+            ? Effect.void
+            : Effect.fail(new UsageError({ message: `--directory: ${cwd} is not a directory; name an existing project directory` }))
+        )))
+      )
     }
   })
 
@@ -210,14 +251,14 @@ const connectionTo = (
 export const layer = (
   options: ConnectionOptions
 ): Layer.Layer<
-  OpenCodeClient.OpenCodeClient | OpenCodeConnection.OpenCodeConnection | ShareService.ShareService | HttpClient.HttpClient,
-  OpenCodeServer.ServerStartError | PlatformError | ServeError,
+  OpenCodeClient.OpenCodeClient | OpenCodeConnection.OpenCodeConnection | ShareGrants.ShareGrants | HttpClient.HttpClient,
+  OpenCodeServer.ServerStartError | PlatformError | ServeError | ConfigError.ConfigError | UsageError,
   CommandExecutor.CommandExecutor
 > => OpenCodeClient.layer.pipe(Layer.provideMerge(connection(options)))
 
 /**
- * The whole session bridge (`Plue.layer` over the command's connection) for a command, loaded
- * when the command runs.
+ * The whole session bridge (`Plue.layer`) and its connection for a command, loaded when the
+ * command runs.
  *
  * @since 0.1.0
  */
@@ -225,7 +266,71 @@ export const bridge = (options: ConnectionOptions) =>
   Layer.unwrapEffect(
     Effect.map(
       Effect.promise(() => import("@plue/core/Plue")),
-      (Plue) => Plue.layer().pipe(Layer.provide(connection(options)))
+      (Plue) => Plue.layer().pipe(Layer.provideMerge(connection(options)))
     )
   )
 
+/**
+ * The session manager for a one-shot command: client, cache and manager, without the sync fiber
+ * (nothing to follow for one request; the manager asks the server what the cache cannot tell).
+ * Loaded when the command runs.
+ *
+ * @since 0.1.0
+ */
+export const managerLayer = (
+  options: ConnectionOptions
+): Layer.Layer<
+  SessionManager.SessionManager | ShareGrants.ShareGrants | HttpClient.HttpClient,
+  OpenCodeServer.ServerStartError | PlatformError | ServeError | ConfigError.ConfigError | UsageError,
+  CommandExecutor.CommandExecutor
+> =>
+  Layer.unwrapEffect(Effect.map(
+    Effect.promise(() =>
+      Promise.all([import("@plue/core/SessionManager"), import("@plue/core/SessionCache"), import("@plue/core/SessionEvents")])
+    ),
+    ([SessionManager, SessionCache, SessionEvents]) =>
+      SessionManager.layer.pipe(
+        Layer.provideMerge(SessionCache.layer()),
+        Layer.provide(Layer.merge(OpenCodeClient.layer, SessionEvents.layer())),
+        Layer.provideMerge(connection(options))
+      )
+  ))
+
+/**
+ * Fails as soon as the sync fiber lost its connection to a refused password: no point retrying.
+ *
+ * @since 0.1.0
+ */
+export const refused = (sync: SessionSync.Service): Effect.Effect<never, OpenCodeError.Unauthorized> =>
+  sync.changes.pipe(
+    Stream.filterMap((state) =>
+      state.status === "reconnecting"
+        ? Option.filter(state.lastFailure, (f): f is OpenCodeError.Unauthorized => f._tag === "Unauthorized")
+        : Option.none()
+    ),
+    Stream.runHead,
+    Effect.flatMap(Option.match({ onNone: () => Effect.never, onSome: Effect.fail }))
+  )
+
+/**
+ * Waits until the sync fiber is connected: at most `within`, failing at once on a refused password
+ * and, at the deadline, with what was tried.
+ *
+ * @since 0.1.0
+ */
+export const awaitConnected = (
+  sync: SessionSync.Service,
+  within: Duration.Duration
+): Effect.Effect<void, OpenCodeError.Unauthorized | HostUnreachable, OpenCodeConnection.OpenCodeConnection> =>
+  Effect.gen(function*() {
+    const settings = yield* OpenCodeConnection.OpenCodeConnection
+    const connected = yield* Effect.raceFirst(sync.awaitConnected, refused(sync)).pipe(Effect.timeoutOption(within))
+    if (Option.isSome(connected)) return
+    const state = yield* sync.state
+    return yield* new HostUnreachable({
+      url: settings.url,
+      attempts: state.reconnects,
+      seconds: Duration.toSeconds(within),
+      detail: Option.getOrElse(state.lastError, () => "no answer")
+    })
+  })

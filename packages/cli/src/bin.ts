@@ -1,31 +1,27 @@
 #!/usr/bin/env node
-import * as NodeContext from "@effect/platform-node/NodeContext"
-import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
-import * as Cause from "effect/Cause"
-import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
-import { describe, ExitCode } from "./Errors.js"
-import { run } from "./main.js"
+/**
+ * The `plue` program (bundled into dist/plue.cjs, run by bin/plue.js). Help, `--version` and
+ * mistakes in the shape of the command line are answered from `Help.ts` alone; only a command
+ * that will run loads the rest (`run.ts`, and there each command what it alone needs).
+ */
+import * as Help from "./Help.js"
 
-let code: number = ExitCode.ok
-
-const main = run(process.argv).pipe(
-  Effect.catchAll((error) =>
-    Effect.sync(() => {
-      const { code: exit, line } = describe(error)
-      if (line !== undefined) process.stderr.write(`plue: ${line.split("\n")[0]}\n`)
-      code = exit
-    })
-  ),
-  Effect.provide(NodeContext.layer)
-)
-
-NodeRuntime.runMain(main, {
-  disableErrorReporting: true,
-  teardown: (exit, onExit) => {
-    if (Exit.isSuccess(exit)) return onExit(code)
-    if (Cause.isInterruptedOnly(exit.cause)) return onExit(ExitCode.interrupted)
-    process.stderr.write(`plue: internal error: ${Cause.pretty(exit.cause).split("\n")[0]}\n`)
-    onExit(ExitCode.internal)
+const argv = process.argv.slice(2)
+if (argv.length === 1 && (argv[0] === "--version" || argv[0] === "-v")) {
+  process.stdout.write(`${Help.version}\n`)
+} else {
+  const checked = Help.check(argv)
+  switch (checked._tag) {
+    case "Help":
+      process.stdout.write(`${Help.render(checked.path, Help.colorEnabled(process.stdout.isTTY === true, process.env))}\n`)
+      break
+    case "Usage":
+      process.stderr.write(`plue: ${checked.message}\n`)
+      process.exitCode = 2
+      break
+    case "Parse":
+      // Not a top-level await: the bundle is CommonJS.
+      void import("./run.js").then(({ main }) => main(process.argv, checked.path))
+      break
   }
-})
+}

@@ -2,12 +2,12 @@
 // tarballs are installed into an empty project with the README's own install commands (nothing
 // else from the workspace), and there the README's Effect sample, `npx plue` and the README's C
 // example run against a real OpenCode server.
-import { NodeContext, NodeHttpClient } from "@effect/platform-node"
 import { OpenCodeServer } from "@plue/core"
+import * as Platform from "@plue/testing/Platform"
+import * as Spawn from "@plue/testing/Spawn"
 import * as TestServer from "@plue/testing/TestServer"
 import { assert, layer } from "@effect/vitest"
 import { Effect, Layer, Redacted } from "effect"
-import { spawn } from "node:child_process"
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -15,13 +15,9 @@ import { fileURLToPath } from "node:url"
 
 const ROOT = fileURLToPath(new URL("../../..", import.meta.url))
 const README = readFileSync(join(ROOT, "README.md"), "utf8")
-const Live = TestServer.layer().pipe(Layer.provideMerge(Layer.mergeAll(NodeContext.layer, NodeHttpClient.layerUndici)))
+const Live = TestServer.layer().pipe(Layer.provideMerge(Platform.layer))
 
-interface Run {
-  readonly code: number | null
-  readonly stdout: string
-  readonly stderr: string
-}
+type Run = Spawn.Result
 
 /**
  * The environment of a nested npm: the caller's, without the `npm_*` variables an outer `npm test`
@@ -37,27 +33,8 @@ const cleanEnv = (extra: Record<string, string> = {}): Record<string, string> =>
   return { ...env, NO_COLOR: "1", npm_config_update_notifier: "false", npm_config_fund: "false", npm_config_audit: "false", ...extra }
 }
 
-/** Runs a shell command line; the whole process group is killed if the test ends first. */
-const sh = (line: string, cwd: string, env: Record<string, string> = cleanEnv()) =>
-  Effect.acquireUseRelease(
-    Effect.sync(() => spawn("sh", ["-c", line], { cwd, env, stdio: ["ignore", "pipe", "pipe"], detached: true })),
-    (child) =>
-      Effect.async<Run>((resume) => {
-        let stdout = ""
-        let stderr = ""
-        child.stdout.on("data", (d) => (stdout += d))
-        child.stderr.on("data", (d) => (stderr += d))
-        child.on("close", (code) => resume(Effect.succeed({ code, stdout, stderr })))
-      }),
-    (child) =>
-      Effect.sync(() => {
-        try {
-          process.kill(-child.pid!, "SIGKILL")
-        } catch {
-          // already gone
-        }
-      })
-  )
+/** Runs a shell command line in a process group of its own, ended with the test's scope if the test ends first. */
+const sh = (line: string, cwd: string, env: Record<string, string> = cleanEnv()) => Spawn.run("sh", ["-c", line], { cwd, env })
 
 const ok = (run: Run, what: string) => assert.strictEqual(run.code, 0, `${what}\n${run.stdout}\n${run.stderr}`)
 
@@ -135,10 +112,11 @@ layer(Live, { timeout: 600_000, excludeTestServices: true })("a consumer install
       // 2. Install with the README's commands, the @plue/* packages from the tarballs.
       writeFileSync(join(project, "package.json"), JSON.stringify({ name: "consumer", private: true, type: "module" }, null, 2))
       const installs = blocks("Install", "sh").flatMap((b) => b.trim().split("\n"))
-      assert.lengthOf(installs, 3, installs.join("\n"))
-      assert.strictEqual(installs[2], "npm install opencode-ai@1.18.33")
-      // The managed server's binary is left out on purpose: connecting to a server must not need it.
-      for (const line of installs.slice(0, 2)) {
+      // core, cli + ffi, share, and last the managed server's binary, which is left out on purpose:
+      // connecting to a server must not need it.
+      assert.lengthOf(installs, 4, installs.join("\n"))
+      assert.strictEqual(installs.at(-1), "npm install opencode-ai@1.18.33")
+      for (const line of installs.slice(0, -1)) {
         assert.match(line, /^npm install /)
         const args = line.split(/\s+/).slice(2).map((arg) => {
           if (!arg.startsWith("@plue/")) return arg
@@ -165,6 +143,15 @@ layer(Live, { timeout: 600_000, excludeTestServices: true })("a consumer install
       assert.isNotNull(logged, ran.stdout + ran.stderr)
       const sessionId = logged![1]!
 
+      // The share service installed as a library loads on its own (no workspace around it).
+      const share = yield* sh(
+        `node --input-type=module -e 'const m = await import("@plue/share"); console.log(typeof m.ShareService.layerEmbedded, typeof m.ShareStore.layerFile)'`,
+        project,
+        env
+      )
+      ok(share, "import @plue/share")
+      assert.strictEqual(share.stdout.trim(), "function function")
+
       // 4. The CLI from the tarball.
       // (`npx --no plue --version` would print npm's own version: npx takes flags after its own.)
       const version = yield* sh("npx plue --version", project, env)
@@ -183,17 +170,26 @@ layer(Live, { timeout: 600_000, excludeTestServices: true })("a consumer install
       assert.strictEqual(noServer.code, 5, noServer.stderr)
       assert.include(noServer.stderr, "npm install opencode-ai@1.18.33")
 
-      // 5. The README's C example, built against the installed header and run by `plue host`.
-      const [source] = blocks("Use it from C", "c")
-      writeFileSync(join(project, "host.c"), source!)
-      const [cRun] = blocks("Use it from C", "sh")
-      const [compile, host] = cRun!.trim().split("\n")
+      // 5. The README's C examples, built against the installed header: a program with its own
+      // main() (plue_init starts the installed plue as its sidecar), and a plugin run by `plue host`.
+      const [appSource, hostSource] = blocks("Use it from C", "c")
+      const [appRun, hostRun] = blocks("Use it from C", "sh")
+      const sessionOf = (stdout: string) => (JSON.parse(stdout.trim()) as { id: string }).id
+      writeFileSync(join(project, "app.c"), appSource!)
+      const [appCompile, appStart] = appRun!.trim().split("\n")
+      assert.include(appCompile, "-I node_modules/@plue/ffi/include")
+      ok(yield* sh(appCompile!, project, env), appCompile!)
+      const app = yield* sh(appStart!, project, env)
+      ok(app, appStart!)
+      assert.match(sessionOf(app.stdout), /^ses_/)
+
+      writeFileSync(join(project, "host.c"), hostSource!)
+      const [compile, host] = hostRun!.trim().split("\n")
       assert.include(compile, "-I node_modules/@plue/ffi/include")
       ok(yield* sh(compile!, project, env), compile!)
       const hosted = yield* sh(host!, project, env)
       ok(hosted, host!)
-      const info = JSON.parse(hosted.stdout.trim()) as { id: string }
-      assert.match(info.id, /^ses_/)
+      assert.match(sessionOf(hosted.stdout), /^ses_/)
 
       process.stdout.write(
         `consumer: pack and install ${((installedAt - started) / 1000).toFixed(1)} s, ` +

@@ -195,7 +195,8 @@ layer(Live, { timeout: 180_000, excludeTestServices: true })("the plue CLI again
         OPENCODE_URL: server.url,
         OPENCODE_SERVER_PASSWORD: Redacted.value(server.password)
       })
-      yield* child.waitFor("stderr", /connected/)
+      // After the snapshot (taken at connect), the change can only arrive as an event.
+      yield* child.waitFor("stdout", /"_tag":"Snapshot".*\n/)
       yield* OtherClient.request("PATCH", `/session/${session.id}`, { title: "watched elsewhere" })
       const event = JSON.parse(yield* child.waitFor("stdout", /.*"watched elsewhere".*\n/))
       assert.strictEqual(event._tag, "Updated")

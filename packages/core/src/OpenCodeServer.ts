@@ -24,6 +24,7 @@ import { findExecutable, OPENCODE_VERSION, pdeathsigAvailable, resolveOpencodeBi
 import { OutputTail } from "./internal/outputTail.js"
 import { makePipeline } from "./internal/request.js"
 import * as OpenCodeConnection from "./OpenCodeConnection.js"
+import { ShareGrants } from "./ShareGrants.js"
 
 /**
  * Why a managed server did not start.
@@ -67,7 +68,11 @@ export interface Options {
   readonly binary?: string | undefined
   /** The project directory the server serves (its working directory); default: the current one. */
   readonly cwd?: string | undefined
-  /** Inline OpenCode configuration (`OPENCODE_CONFIG_CONTENT`): a share service URL, a provider... */
+  /**
+   * Inline OpenCode configuration (`OPENCODE_CONFIG_CONTENT`): a share service URL, a provider...
+   * With no `enterprise.url` here, a share service of this process (`ShareGrants` in the context,
+   * e.g. from `@plue/share`) becomes the server's share service.
+   */
   readonly config?: Record<string, unknown> | undefined
   /** Extra environment for the server (for instance its own `HOME` and `XDG_*` folders). */
   readonly env?: Record<string, string> | undefined
@@ -114,6 +119,20 @@ export interface Info {
  */
 export class OpenCodeServer extends Context.Tag("@plue/core/OpenCodeServer")<OpenCodeServer, Info>() {}
 
+/**
+ * The configuration with OpenCode's share service set to plue's own (`ShareGrants.url`), unless
+ * the configuration names one itself.
+ */
+const withShareService = (
+  config: Record<string, unknown> | undefined,
+  url: string | undefined
+): Record<string, unknown> | undefined => {
+  if (url === undefined) return config
+  const enterprise = (config?.enterprise ?? {}) as Record<string, unknown>
+  if (typeof enterprise.url === "string") return config
+  return { ...config, enterprise: { ...enterprise, url } }
+}
+
 const LISTENING = /listening on (https?:\/\/[^\s]+)/
 
 const randomPassword = (): string => {
@@ -148,9 +167,10 @@ export const start = (
     const [command, ...rest] = process.platform === "linux" && pdeathsigAvailable()
       ? ["setpriv", "--pdeathsig", "TERM", "--", executable, ...args]
       : [executable, ...args]
+    const config = withShareService(options.config, (yield* ShareGrants).url)
     const env: Record<string, string> = {
       OPENCODE_SERVER_PASSWORD: password,
-      ...(options.config ? { OPENCODE_CONFIG_CONTENT: JSON.stringify(options.config) } : {}),
+      ...(config ? { OPENCODE_CONFIG_CONTENT: JSON.stringify(config) } : {}),
       ...options.env
     }
     let cmd = Command.make(command!, ...rest).pipe(Command.env(env))

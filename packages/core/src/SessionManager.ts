@@ -23,7 +23,7 @@ import type { Session } from "./OpenCodeSchema.js"
 import { Aborted, InvalidHandle, SessionDeleted, type SessionError, ShareUnavailable } from "./PlueError.js"
 import { SessionCache } from "./SessionCache.js"
 import { SessionEvents } from "./SessionEvents.js"
-import { ShareService } from "./ShareService.js"
+import { ShareGrants } from "./ShareGrants.js"
 
 /**
  * An opaque session handle: a positive integer, never reused.
@@ -126,6 +126,9 @@ export const make: Effect.Effect<
   const client = yield* OpenCodeClient.OpenCodeClient
   const cache = yield* SessionCache
   const events = yield* SessionEvents
+  // Read once, where the layers are built: the share service that the managed server shares
+  // through is provided to the same layers, so this is that service's grants.
+  const grants = yield* ShareGrants
   const layerScope = yield* Effect.scope
   const open = new Map<Handle, HandleState>()
   let lastHandle = 0
@@ -249,13 +252,11 @@ export const make: Effect.Effect<
         write(client.share(sessionId)).pipe(
           Effect.flatMap((session) =>
             session.share?.url
-              ? Effect.map(Effect.serviceOption(ShareService), (service): ShareResult => {
-                const grant = Option.flatMap(service, (s) => s.takeGrant(sessionId))
-                return Option.match(grant, {
+              ? Effect.map(grants.take(sessionId), (grant): ShareResult =>
+                Option.match(grant, {
                   onNone: () => ({ url: session.share!.url, session }),
                   onSome: (g) => ({ url: session.share!.url, secret: g.secret, expiresAt: g.expiresAt, session })
-                })
-              })
+                }))
               : Effect.fail(new ShareUnavailable({ sessionId, detail: "the server answered without a share URL (sharing disabled?)" }))
           )
         )),

@@ -36,6 +36,10 @@ export interface SyncState {
   readonly reconnects: number
   /** Why the stream was last lost. */
   readonly lastError: Option.Option<string>
+  /** The typed failure that last lost the stream, when it was one (e.g. `Unauthorized`). */
+  readonly lastFailure: Option.Option<OpenCodeError>
+  /** While reconnecting: when the next attempt starts (ms since the epoch). */
+  readonly retryAt: Option.Option<number>
 }
 
 /**
@@ -84,7 +88,14 @@ export interface Options {
   readonly maxBackoff?: Duration.DurationInput | undefined
 }
 
-const initial: SyncState = { status: "starting", lastReconcile: Option.none(), reconnects: 0, lastError: Option.none() }
+const initial: SyncState = {
+  status: "starting",
+  lastReconcile: Option.none(),
+  reconnects: 0,
+  lastError: Option.none(),
+  lastFailure: Option.none(),
+  retryAt: Option.none()
+}
 
 /**
  * Starts the sync fiber in the scope.
@@ -120,7 +131,7 @@ export const make = (
           // The server cannot replay what we missed: list everything, then trust the stream.
           return reconcile.pipe(
             Effect.zipRight(cache.setCoherent(true)),
-            Effect.zipRight(SubscriptionRef.update(state, (s) => ({ ...s, status: "connected" as const })))
+            Effect.zipRight(SubscriptionRef.update(state, (s) => ({ ...s, status: "connected" as const, retryAt: Option.none() })))
           )
         case "session.created":
         case "session.updated":
@@ -153,13 +164,15 @@ export const make = (
       Stream.runForEach((item) => inTurn(item._tag === "tick" ? reconcile : handle(item.event)))
     )
 
-    const lost = (reason: string) =>
+    const lost = (reason: string, failure: Option.Option<OpenCodeError>, retryAt: number) =>
       cache.setCoherent(false).pipe(
         Effect.zipRight(SubscriptionRef.update(state, (s) => ({
           ...s,
           status: "reconnecting" as const,
           reconnects: s.reconnects + 1,
-          lastError: Option.some(reason)
+          lastError: Option.some(reason),
+          lastFailure: failure,
+          retryAt: Option.some(retryAt)
         })))
       )
 
@@ -174,17 +187,21 @@ export const make = (
       for (;;) {
         const exit = yield* Effect.exit(follow)
         const reached = (yield* SubscriptionRef.get(state)).status === "connected"
+        if (reached) delay = base
+        const wait = delay * (0.5 + (yield* Random.next) / 2)
+        const now = yield* Effect.clockWith((clock) => clock.currentTimeMillis)
+        const failure = exit._tag === "Success" ? Option.none() : Cause.failureOption(exit.cause)
         yield* lost(
           exit._tag === "Success"
             ? "the server closed the event stream"
-            : Option.match(Cause.failureOption(exit.cause), {
+            : Option.match(failure, {
               onNone: () => Cause.pretty(exit.cause),
               onSome: (error) => error.message
-            })
+            }),
+          failure,
+          now + wait
         )
-        if (reached) delay = base
-        const jitter = yield* Random.next
-        yield* Effect.sleep(Duration.millis(delay * (0.5 + jitter / 2)))
+        yield* Effect.sleep(Duration.millis(wait))
         delay = Math.min(delay * 2, ceiling)
       }
     })

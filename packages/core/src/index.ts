@@ -40,5 +40,5 @@ export * as SessionManager from "./SessionManager.js"
 /** The whole bridge as one Layer (`Plue.layer`, `Plue.layerConfig`, `Plue.layerManaged`). */
 export * as Plue from "./Plue.js"
 
-/** The self-hostable OpenCode share service. */
-export * as ShareService from "./ShareService.js"
+/** What the bridge needs of a share service in this process (provided by `@plue/share`). */
+export * as ShareGrants from "./ShareGrants.js"

@@ -2,23 +2,14 @@ import { NodeContext, NodeHttpClient } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer, Redacted } from "effect"
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from "node:fs"
-import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import * as OpenCodeServer from "../src/OpenCodeServer.js"
 import { resolveOpencodeBinary } from "../src/internal/binary.js"
 import { makeSandbox } from "@plue/testing/TestServer"
+import { freePort } from "@plue/testing/Net"
 
 const Platform = Layer.mergeAll(NodeContext.layer, NodeHttpClient.layerUndici)
-
-/** A port that was free a moment ago: bound on 0, noted, released. */
-const freePort = Effect.async<number>((resume) => {
-  const server = createServer()
-  server.listen(0, "127.0.0.1", () => {
-    const { port } = server.address() as { port: number }
-    server.close(() => resume(Effect.succeed(port)))
-  })
-})
 
 /** Sets an environment variable for the scope of the test, restoring the old value after. */
 const withEnv = (name: string, value: string) =>
@@ -120,7 +111,8 @@ describe("finding the binary", () => {
         assert.strictEqual(error.reason, "BinaryNotFound", binary)
         assert.strictEqual(error.binary, binary)
         assert.include(error.message, `no executable file at ${binary}`)
-        assert.include(error.message, "install the pinned opencode-ai package (npm ci) or set PLUE_OPENCODE_BIN")
+        assert.include(error.message, "install it with `npm install opencode-ai@")
+        assert.include(error.message, "set PLUE_OPENCODE_BIN")
       }
       // `true` is found on PATH and run: it exits at once, having printed nothing.
       const quiet = yield* Effect.flip(Effect.scoped(OpenCodeServer.start({ binary: "true" })))

@@ -1,22 +1,22 @@
 import { NodeHttpServer } from "@effect/platform-node"
 import { assert, layer } from "@effect/vitest"
-import { Context, Effect, FastCheck as fc, Layer, Runtime } from "effect"
+import { Effect, FastCheck as fc, Layer, Runtime } from "effect"
 import { createServer } from "node:http"
 import * as Plue from "../src/Plue.js"
 import { type Handle, SessionManager } from "../src/SessionManager.js"
 import { SessionSync } from "../src/SessionSync.js"
-import * as ShareService from "../src/ShareService.js"
+import { ShareService, ShareStore } from "@plue/share"
 import * as Platform from "@plue/testing/Platform"
 import * as TestServer from "@plue/testing/TestServer"
 
 // A real server sharing through plue's share service (in memory here), so share and unshare work.
-class ShareUrl extends Context.Tag("test/ShareUrl")<ShareUrl, string>() {}
-const Shares = Layer.scoped(ShareUrl, ShareService.serve).pipe(
-  Layer.provideMerge(ShareService.layerMemory()),
+// The managed server and the session manager both see the share service through ShareGrants.
+const Shares = ShareService.layerEmbedded().pipe(
+  Layer.provide(ShareStore.layerMemory),
   Layer.provide(NodeHttpServer.layer(createServer, { port: 0, host: "127.0.0.1" }))
 )
 const Live = Plue.layer().pipe(
-  Layer.provideMerge(Layer.unwrapEffect(Effect.map(ShareUrl, (url) => TestServer.layer({ config: { enterprise: { url } } })))),
+  Layer.provideMerge(TestServer.layer()),
   Layer.provideMerge(Shares),
   Layer.provideMerge(Platform.layer)
 )

@@ -1,6 +1,8 @@
 /**
- * The C API, described once. The header (`include/plue.h`), the koffi bindings and the C API
- * reference are all generated from this description.
+ * The C API, described once: every function with its arguments, operation number and result kind,
+ * the result codes, the bridge-side entry points and the sidecar's wire format. The header
+ * (`include/plue.h`), the koffi bindings, the operation dispatch, the wire codec and the C API
+ * reference (`docs/c-api.md`) are all generated or driven from this module.
  *
  * @since 0.1.0
  */
@@ -17,7 +19,17 @@ export const VERSION = "0.1.0"
  *
  * @since 0.1.0
  */
-export const API_VERSION = 1
+export const API_VERSION = 2
+
+/**
+ * The version as one number, `1000 * major + minor`, mirrored by `PLUE_VERSION_NUMBER`.
+ *
+ * @since 0.1.0
+ */
+export const VERSION_NUMBER = (() => {
+  const [major, minor] = VERSION.split(".").map(Number)
+  return 1000 * (major ?? 0) + (minor ?? 0)
+})()
 
 /**
  * Result codes. Numbers never change; new codes are only appended.
@@ -34,7 +46,7 @@ export const ErrorCodes = [
   { name: "PLUE_ERR_UNREACHABLE", value: 6, doc: "The server could not be reached: refused, reset, or no answer in time." },
   { name: "PLUE_ERR_ABORTED", value: 7, doc: "The operation was interrupted by plue_session_abort on its handle." },
   { name: "PLUE_ERR_WRONG_THREAD", value: 8, doc: "A blocking call was made on the JavaScript main thread, where it could only deadlock." },
-  { name: "PLUE_ERR_NOT_BOUND", value: 9, doc: "No bridge is bound: the library is not running under `plue host` (or the bridge has shut down)." },
+  { name: "PLUE_ERR_NOT_BOUND", value: 9, doc: "No bridge is bound: plue_init was not called (or failed, or plue_shutdown ended it), the sidecar exited, the process was forked from the one that called plue_init, or `plue host` has unbound the library." },
   { name: "PLUE_ERR_SERVER", value: 10, doc: "The OpenCode server failed (HTTP 5xx), for instance sharing with no share service." },
   { name: "PLUE_ERR_PROTOCOL", value: 11, doc: "The server answered something that could not be decoded." },
   { name: "PLUE_ERR_SHARE_UNAVAILABLE", value: 12, doc: "The server shared the session without a URL (sharing is disabled there)." },
@@ -43,29 +55,38 @@ export const ErrorCodes = [
 ] as const
 
 /**
+ * The name of a result code.
+ *
+ * @since 0.1.0
+ */
+export type ErrorName = (typeof ErrorCodes)[number]["name"]
+
+/**
  * The error code numbers by name.
  *
  * @since 0.1.0
  */
 export const Code = Object.fromEntries(ErrorCodes.map((c) => [c.name, c.value])) as {
-  readonly [K in (typeof ErrorCodes)[number]["name"]]: number
+  readonly [K in ErrorName]: number
 }
 
 /**
- * What a bridged operation gives back to C.
+ * What a bridged operation gives back to C: a new handle, a JSON string the caller owns, a
+ * status code, or nothing (`plue_session_destroy`).
  *
  * @since 0.1.0
  */
-export type ResultKind = "handle" | "json" | "status"
+export type ResultKind = "handle" | "json" | "status" | "void"
 
 /**
- * A C API function that is bridged to the session manager.
+ * A C API function that is bridged to the session manager: one operation number, called with
+ * (handle, a, b) where a and b are its string arguments in order.
  *
  * @since 0.1.0
  */
 export interface BridgedFunction {
   readonly name: string
-  /** The operation number passed to the JS entry point. */
+  /** The operation number: what the koffi callback and the sidecar's CALL frame carry. */
   readonly op: number
   readonly result: ResultKind
   /** The handle argument, when the function takes one. */
@@ -83,7 +104,7 @@ export interface BridgedFunction {
  *
  * @since 0.1.0
  */
-export const Functions: ReadonlyArray<BridgedFunction> = [
+export const Functions = [
   {
     name: "plue_session_create",
     op: 1,
@@ -128,7 +149,7 @@ export const Functions: ReadonlyArray<BridgedFunction> = [
     handle: true,
     strings: [{ name: "title", nullable: false, doc: "the new title, valid UTF-8" }],
     summary: "Sets the session's title.",
-    returns: "0 on success, otherwise a plue_error_t code."
+    returns: "0 on success, otherwise a plue_error code."
   },
   {
     name: "plue_session_initialize",
@@ -140,7 +161,7 @@ export const Functions: ReadonlyArray<BridgedFunction> = [
       { name: "model_id", nullable: false, doc: "the model, e.g. `claude-sonnet-4`" }
     ],
     summary: "Runs OpenCode's init turn on the model and blocks until it ends. plue_session_abort on the same handle, from another thread, ends it early with PLUE_ERR_ABORTED.",
-    returns: "0 on success, otherwise a plue_error_t code."
+    returns: "0 on success, otherwise a plue_error code."
   },
   {
     name: "plue_session_delete",
@@ -149,7 +170,7 @@ export const Functions: ReadonlyArray<BridgedFunction> = [
     handle: true,
     strings: [],
     summary: "Deletes the session and all its children. The handle stays valid to destroy; other calls on it fail with PLUE_ERR_DELETED.",
-    returns: "0 on success, otherwise a plue_error_t code."
+    returns: "0 on success, otherwise a plue_error code."
   },
   {
     name: "plue_session_abort",
@@ -158,7 +179,7 @@ export const Functions: ReadonlyArray<BridgedFunction> = [
     handle: true,
     strings: [],
     summary: "Interrupts the handle's in-flight calls (they return PLUE_ERR_ABORTED) and stops the session's run on the server.",
-    returns: "0 on success, otherwise a plue_error_t code."
+    returns: "0 on success, otherwise a plue_error code."
   },
   {
     name: "plue_session_create_share",
@@ -176,13 +197,247 @@ export const Functions: ReadonlyArray<BridgedFunction> = [
     handle: true,
     strings: [],
     summary: "Stops sharing the session.",
-    returns: "0 on success, otherwise a plue_error_t code."
+    returns: "0 on success, otherwise a plue_error code."
+  },
+  {
+    name: "plue_session_destroy",
+    op: 11,
+    result: "void",
+    handle: true,
+    strings: [],
+    summary: "Closes the handle; in-flight calls on it fail with PLUE_ERR_INVALID_HANDLE. The session stays on the server. NULL is ignored (as free(NULL) is); a destroyed or made-up handle sets PLUE_ERR_INVALID_HANDLE and is otherwise ignored.",
+    returns: "nothing; plue_get_last_error_code() says whether the handle was open."
+  }
+] as const satisfies ReadonlyArray<BridgedFunction>
+
+/**
+ * The name of a bridged function.
+ *
+ * @since 0.1.0
+ */
+export type FunctionName = (typeof Functions)[number]["name"]
+
+/**
+ * A C function of the library that is not bridged (errors, memory, events, lifecycle, version):
+ * its full C signature, and its documentation for the header and the reference.
+ *
+ * @since 0.1.0
+ */
+export interface LibraryFunction {
+  readonly signature: string
+  readonly doc: ReadonlyArray<string>
+  /** One line for the reference's table. */
+  readonly summary: string
+  readonly group: "lifecycle" | "errors" | "memory" | "events" | "version"
+}
+
+/**
+ * The library functions that are not bridged operations.
+ *
+ * @since 0.1.0
+ */
+export const LibraryFunctions: ReadonlyArray<LibraryFunction> = [
+  {
+    group: "lifecycle",
+    signature: "int plue_init(const plue_options *options)",
+    doc: [
+      "plue_init: binds plue in a program with its own main(). Starts the sidecar, a child process running",
+      "`plue serve` (options->command, else the PLUE_COMMAND environment variable, else `plue` on PATH),",
+      "connected over a socketpair, and returns once it is bound to OpenCode, or fails with the sidecar's",
+      "own error text (a timeout bounds the wait). options may be NULL (defaults: OPENCODE_URL and",
+      "OPENCODE_SERVER_PASSWORD, else a local OpenCode server the sidecar starts and stops).",
+      "Reference-counted and thread-safe: every successful plue_init needs one plue_shutdown; only the",
+      "first starts the sidecar. Under `plue host` (already bound) it only counts, so the same program",
+      "works both ways. Returns 0, or a plue_error_t code."
+    ],
+    summary: "starts the sidecar (first call) or counts (later calls, and under `plue host`); 0 or a `plue_error_t`"
+  },
+  {
+    group: "lifecycle",
+    signature: "int plue_shutdown(void)",
+    doc: [
+      "plue_shutdown: releases one plue_init. The last one stops new calls (they fail with",
+      "PLUE_ERR_NOT_BOUND), ends the calls in flight (they return PLUE_ERR_NOT_BOUND), waits until",
+      "every one has returned, ends every event subscription, closes the socket and reaps the sidecar.",
+      "Handles from before are invalid afterwards; plue_init may be called again.",
+      "Returns 0, or PLUE_ERR_NOT_BOUND when there is no plue_init to release."
+    ],
+    summary: "releases one `plue_init`; the last waits for calls in flight, stops the sidecar and reaps it"
+  },
+  {
+    group: "errors",
+    signature: "const char *plue_get_last_error(void)",
+    doc: [
+      "plue_get_last_error: the message of the last call made on this thread (\"\" after a success),",
+      "at most 1023 bytes. Owned by plue; valid until the next plue call on this thread. Never NULL."
+    ],
+    summary: "the calling thread's last message (\"\" after a success), at most 1023 bytes, owned by plue, never NULL"
+  },
+  {
+    group: "errors",
+    signature: "int plue_get_last_error_code(void)",
+    doc: ["plue_get_last_error_code: the plue_error_t of the last call made on this thread (PLUE_OK after a success)."],
+    summary: "the calling thread's last `plue_error_t`"
+  },
+  {
+    group: "errors",
+    signature: "const char *plue_errstr(int code)",
+    doc: [
+      "plue_errstr: the fixed English description of a result code (\"unknown result code\" for a number",
+      "plue does not define). Owned by plue, never NULL; does not touch the thread's last error."
+    ],
+    summary: "the fixed description of a result code, owned by plue, never NULL"
+  },
+  {
+    group: "memory",
+    signature: "void plue_free_json(char *json)",
+    doc: [
+      "plue_free_json: frees a string returned by a plue function (char * results only). NULL is ignored,",
+      "as free(NULL) is. Passing anything else (an event's JSON, plue_get_last_error()'s buffer, the",
+      "host's own memory, a string freed already) is undefined behaviour, as it is for free();",
+      "`plue host --debug` reports strings never freed."
+    ],
+    summary: "frees a string plue returned; NULL is ignored; anything else is undefined behaviour, as for `free`"
+  },
+  {
+    group: "events",
+    signature: "int plue_event_subscribe(plue_event_callback callback, void *userdata)",
+    doc: [
+      "plue_event_subscribe: calls callback(event_json, userdata) for every session event, from this",
+      "host's changes and every other client's, in order, on plue's dispatcher thread.",
+      "Returns a subscription id > 0, or a negative plue_error_t (-PLUE_ERR_INVALID_ARGUMENT for a NULL",
+      "callback). A subscriber that falls far behind gets a {\"_tag\":\"Lagged\",\"missed\":n} event."
+    ],
+    summary: "calls `cb(event_json, userdata)` for every session event; returns an id > 0 or a negative `plue_error_t`"
+  },
+  {
+    group: "events",
+    signature: "int plue_event_unsubscribe(int subscription_id)",
+    doc: [
+      "plue_event_unsubscribe: stops a subscription. When it returns, the callback is not running and",
+      "will not be called again (unless it is called from inside that callback, which then finishes).",
+      "Returns 0, or PLUE_ERR_INVALID_ARGUMENT for an unknown id."
+    ],
+    summary: "stops it; when it returns the callback is not running (unless called from inside it)"
+  },
+  {
+    group: "version",
+    signature: "const char *plue_version(void)",
+    doc: ["plue_version: the version of the running library, e.g. \"" + VERSION + "\" (compare with PLUE_VERSION). Owned by plue."],
+    summary: "the runtime version; compare with the `PLUE_VERSION` macro"
+  },
+  {
+    group: "version",
+    signature: "int plue_version_number(void)",
+    doc: ["plue_version_number: the version of the running library as 1000 * major + minor (compare with PLUE_VERSION_NUMBER)."],
+    summary: "the runtime version as `1000 * major + minor`; compare with `PLUE_VERSION_NUMBER`"
   }
 ]
 
 /**
- * The operation number of `plue_session_destroy` (it returns nothing, so it is not listed above).
+ * The fields of `plue_options`, in order (the struct starts with its own size so it can grow;
+ * fields are only ever appended).
  *
  * @since 0.1.0
  */
-export const DESTROY_OP = 11
+export const OptionFields: ReadonlyArray<{ readonly type: string; readonly name: string; readonly doc: string }> = [
+  { type: "size_t", name: "size", doc: "sizeof(plue_options), set by the caller: fields past it are taken as unset" },
+  { type: "const char *", name: "command", doc: "the sidecar program (a path, or a name looked up on PATH), run as `COMMAND serve`; NULL: the PLUE_COMMAND environment variable, else `plue`" },
+  { type: "const char *", name: "url", doc: "the OpenCode server's URL; NULL: OPENCODE_URL, else a local server the sidecar starts" },
+  { type: "const char *", name: "password", doc: "the server's password; NULL: OPENCODE_SERVER_PASSWORD" },
+  { type: "const char *", name: "directory", doc: "the project directory; NULL: OPENCODE_DIRECTORY, else the server's own" },
+  { type: "int", name: "timeout_ms", doc: "how long plue_init waits for the sidecar to be ready; 0: 60000" }
+]
+
+/**
+ * A function the header exports for the bridge (called by @plue/ffi through koffi, never by
+ * hosts). Its prototype is what koffi binds.
+ *
+ * @since 0.1.0
+ */
+export interface BridgeEntry {
+  readonly key: string
+  readonly prototype: string
+}
+
+/**
+ * The bridge-side entry points, bound by `Bridge.bind` from these prototypes.
+ *
+ * @since 0.1.0
+ */
+export const BridgeEntries = [
+  { key: "bind", prototype: "int plue__bind(const plue__api *api)" },
+  { key: "unbind", prototype: "int plue__unbind(void)" },
+  { key: "complete", prototype: "void plue__complete(void *record, int code, const char *message, const char *json, int64_t value)" },
+  { key: "push", prototype: "void plue__event_push(const char *json)" },
+  { key: "live", prototype: "int64_t plue__live_strings(void)" },
+  { key: "inFlight", prototype: "int plue__calls_in_flight(void)" },
+  { key: "mirrorPut", prototype: "void plue__mirror_put(int64_t handle, const char *json)" },
+  { key: "mirrorRemove", prototype: "void plue__mirror_remove(int64_t handle)" },
+  { key: "mirrorClear", prototype: "void plue__mirror_clear(void)" }
+] as const satisfies ReadonlyArray<BridgeEntry>
+
+/**
+ * The JS entry point C calls for every bridged operation (a koffi callback under `plue host`).
+ *
+ * @since 0.1.0
+ */
+export const CALL_PROTOTYPE = "int plue__call_fn(int op, int64_t handle, const char *a, const char *b, void *record)"
+
+/**
+ * The table of JS entry points handed to `plue__bind` (only ever appended to).
+ *
+ * @since 0.1.0
+ */
+export const API_TABLE = { name: "plue__api", fields: [["api_version", "int"], ["call", "plue__call_fn *"]] } as const
+
+/**
+ * The sidecar's frame kinds. Every frame is a fixed header of {@link WIRE_HEADER_SIZE} bytes
+ * (little-endian) followed by its two strings:
+ *
+ * | offset | type | field |
+ * |---|---|---|
+ * | 0 | u32 | length of the whole frame, header included |
+ * | 4 | u32 | kind |
+ * | 8 | u64 | call id (CALL, COMPLETE), else 0 |
+ * | 16 | i64 | value: the handle (CALL, MIRROR_*), the result value (COMPLETE), the protocol version (HELLO, READY) |
+ * | 24 | i32 | code: the operation number (CALL), the result code (COMPLETE, FAILED) |
+ * | 28 | i32 | byte length of string a, -1 for NULL |
+ * | 32 | i32 | byte length of string b, -1 for NULL |
+ *
+ * @since 0.1.0
+ */
+export const WireKinds = [
+  { name: "HELLO", value: 1, from: "host", doc: "first frame: value = protocol version, a = options as JSON ({\"url\",\"password\",\"directory\"}, each optional)" },
+  { name: "READY", value: 2, from: "sidecar", doc: "the bridge is bound: value = protocol version, a = the sidecar's plue version" },
+  { name: "FAILED", value: 3, from: "sidecar", doc: "the sidecar could not start: code = a plue_error_t, a = its message; the sidecar then exits" },
+  { name: "CALL", value: 4, from: "host", doc: "an operation: id, value = handle, code = operation number, a and b = its strings" },
+  { name: "COMPLETE", value: 5, from: "sidecar", doc: "a call ended: id, code = result code, value = the new handle, a = message, b = JSON" },
+  { name: "EVENT", value: 6, from: "sidecar", doc: "a session event: a = its JSON" },
+  { name: "MIRROR_PUT", value: 7, from: "sidecar", doc: "warm-read mirror: value = handle, a = session JSON" },
+  { name: "MIRROR_REMOVE", value: 8, from: "sidecar", doc: "warm-read mirror: value = handle leaves it" },
+  { name: "MIRROR_CLEAR", value: 9, from: "sidecar", doc: "warm-read mirror: empty it (the cache lost coherence)" }
+] as const
+
+/**
+ * The frame kind numbers by name.
+ *
+ * @since 0.1.0
+ */
+export const Wire = Object.fromEntries(WireKinds.map((k) => [k.name, k.value])) as {
+  readonly [K in (typeof WireKinds)[number]["name"]]: number
+}
+
+/**
+ * Size of a frame's fixed header.
+ *
+ * @since 0.1.0
+ */
+export const WIRE_HEADER_SIZE = 36
+
+/**
+ * Largest frame either side accepts (a larger length means a broken stream).
+ *
+ * @since 0.1.0
+ */
+export const WIRE_MAX_FRAME = 256 * 1024 * 1024

@@ -3,13 +3,18 @@
  *
  * @since 0.1.0
  */
-import { API_VERSION, ErrorCodes, Functions, VERSION } from "./Api.js"
-
-const signature = (f: (typeof Functions)[number]): string => {
-  const type = f.result === "handle" ? "plue_session_t " : f.result === "json" ? "char *" : "int "
-  const args = [...(f.handle ? ["plue_session_t session"] : []), ...f.strings.map((s) => `const char *${s.name}`)]
-  return `${type}${f.name}(${args.length ? args.join(", ") : "void"});`
-}
+import {
+  API_VERSION,
+  ErrorCodes,
+  Functions,
+  LibraryFunctions,
+  OptionFields,
+  VERSION,
+  VERSION_NUMBER,
+  WIRE_HEADER_SIZE,
+  WireKinds
+} from "./Api.js"
+import { opMacro, signature } from "./Header.js"
 
 /**
  * The Markdown reference.
@@ -18,63 +23,128 @@ const signature = (f: (typeof Functions)[number]): string => {
  */
 export const generateReference = (): string => {
   const out: Array<string> = []
-  out.push("# C API reference")
-  out.push("")
-  out.push(`Generated from \`packages/ffi/src/Api.ts\`, like \`packages/ffi/include/plue.h\` (plue ${VERSION}, bridge protocol ${API_VERSION}). Do not edit: run \`npm run generate\`.`)
-  out.push("")
-  out.push("## Using it")
-  out.push("")
-  out.push("Include `plue.h` wherever you need it and define `PLUE_IMPLEMENTATION` in exactly one `.c` file before including it. Build your host as a shared library that exports `int plue_host_main(int argc, char **argv)` and run it with `plue host ./libhost.so [args...]` (it connects with `--url`/`OPENCODE_URL` and `--password`/`OPENCODE_SERVER_PASSWORD`, or starts a local OpenCode server). `plue host --debug` reports strings never freed and handles never destroyed.")
-  out.push("")
-  out.push("```sh")
-  out.push("cc -std=c11 -fPIC -shared -I packages/ffi/include -o libhost.so host.c -lpthread")
-  out.push("plue host ./libhost.so")
-  out.push("```")
-  out.push("")
-  out.push("- **Threads**: any host thread may call any function, concurrently; a call blocks its thread until the operation ends. A blocking call on the JavaScript main thread fails at once with `PLUE_ERR_WRONG_THREAD`. Event callbacks run on plue's own dispatcher thread, one at a time, in order, and may call plue functions.")
-  out.push("- **Ownership**: every `char *` returned is the caller's, freed with `plue_free_json`. `const char *` results belong to plue. Input strings are only read during the call and must be valid UTF-8.")
-  out.push("- **Handles** are opaque numbers, never pointers into memory: NULL, destroyed, double-destroyed and made-up handles fail with `PLUE_ERR_INVALID_HANDLE`.")
-  out.push("- **Errors**: pointer results are NULL on failure, `int` results are 0 on success and a `plue_error_t` otherwise; `plue_get_last_error_code()` / `plue_get_last_error()` describe the calling thread's last call.")
-  out.push("")
-  out.push("## Session functions")
-  out.push("")
+  const push = (...lines: Array<string>) => out.push(...lines)
+  push(
+    "# C API reference",
+    "",
+    `Generated from \`packages/ffi/src/Api.ts\` and \`packages/ffi/c/plue.c\`, like \`packages/ffi/include/plue.h\` (plue ${VERSION}, \`PLUE_VERSION_NUMBER\` ${VERSION_NUMBER}, bridge protocol ${API_VERSION}). Do not edit: run \`npm run generate\`.`,
+    "",
+    "## Using it",
+    "",
+    "Include `plue.h` wherever you need it and define `PLUE_IMPLEMENTATION` in exactly one `.c` file before including it. It needs libc and pthreads only. There are two ways to run a program that uses it; the same code works both ways.",
+    "",
+    "### A program with its own `main()`: `plue_init` and the sidecar",
+    "",
+    "```c",
+    "#include <stdio.h>",
+    "#define PLUE_IMPLEMENTATION",
+    "#include \"plue.h\"",
+    "",
+    "int main(void) {",
+    "    if (plue_init(NULL) != 0) { fprintf(stderr, \"plue: %s\\n\", plue_get_last_error()); return 1; }",
+    "    plue_session_t s = plue_session_create(NULL);",
+    "    char *info = s ? plue_session_get_info(s) : NULL;",
+    "    printf(\"%s\\n\", info ? info : plue_get_last_error());",
+    "    plue_free_json(info);",
+    "    plue_session_destroy(s);",
+    "    return plue_shutdown();",
+    "}",
+    "```",
+    "",
+    "```sh",
+    "cc -std=c11 -I packages/ffi/include -o app app.c -lpthread",
+    "./app",
+    "```",
+    "",
+    "`plue_init` starts the sidecar: a child process running `plue serve` (the program named by `options->command`, else by the `PLUE_COMMAND` environment variable, else `plue` found on `PATH`), with one end of a socketpair as its fd 3. It returns once the sidecar is connected to OpenCode (`options->url` / `OPENCODE_URL` with `options->password` / `OPENCODE_SERVER_PASSWORD`, else a local OpenCode server the sidecar starts and stops), or fails with the sidecar's own error text; it waits at most `options->timeout_ms` (default 60 s). A reader thread in the header completes calls and applies events and warm-read mirror updates; `plue_session_get_info` on a warm handle is still answered in C. The sidecar exits when its socket closes, so it never outlives the program.",
+    "",
+    "- `plue_init` is reference-counted and thread-safe: the first call starts the sidecar, later ones count; each needs a `plue_shutdown`. `plue_init` again after the last `plue_shutdown` starts a new sidecar (handles from before are then invalid).",
+    "- The last `plue_shutdown` makes new calls fail with `PLUE_ERR_NOT_BOUND`, ends the calls in flight (they return `PLUE_ERR_NOT_BOUND`), waits until every one has returned, ends the event subscriptions, and reaps the sidecar.",
+    "- The program's signal handlers, stdin and stdout are left alone: plue installs no handler (the sidecar's exit raises the program's own SIGCHLD as any child's would), writes to the socket with `MSG_NOSIGNAL` (a dead sidecar never raises SIGPIPE), and sends the sidecar's stdout to stderr.",
+    "- If the sidecar dies, every call in flight returns `PLUE_ERR_NOT_BOUND` (\"the plue sidecar exited during the call\"), and so do later calls until `plue_shutdown` and `plue_init` start another.",
+    "- In a process forked from the one that called `plue_init`, calls fail with `PLUE_ERR_NOT_BOUND` (never hang); the child may call `plue_init` for a sidecar of its own.",
+    "",
+    "`plue_options` (zero it and set `size`; fields left NULL or 0 take their defaults; fields are only ever appended):",
+    "",
+    "```c",
+    "typedef struct plue_options {",
+    ...OptionFields.map((f) => `    ${f.type}${f.type.endsWith("*") ? "" : " "}${f.name};`.padEnd(34) + `/* ${f.doc} */`),
+    "} plue_options;",
+    "```",
+    "",
+    "### A plugin run by `plue host`",
+    "",
+    "Build the program as a shared library that exports `int plue_host_main(int argc, char **argv)` and run it with `plue host ./libhost.so [args...]` (it connects with `--url`/`OPENCODE_URL` and `--password`/`OPENCODE_SERVER_PASSWORD`, or starts a local OpenCode server). plue is bound through koffi before `plue_host_main` runs (on a thread of its own), so `plue_init` / `plue_shutdown` there only count. `plue host --debug` reports strings never freed and handles never destroyed.",
+    "",
+    "```sh",
+    "cc -std=c11 -fPIC -shared -I packages/ffi/include -o libhost.so host.c -lpthread",
+    "plue host ./libhost.so",
+    "```",
+    "",
+    "### Rules for both",
+    "",
+    "- **Threads**: any host thread may call any function, concurrently; a call blocks its thread until the operation ends. Under `plue host`, a blocking call on the JavaScript main thread fails at once with `PLUE_ERR_WRONG_THREAD`. Event callbacks run on plue's own dispatcher thread, one at a time, in order, and may call plue functions.",
+    "- **Ownership**: every `char *` returned is the caller's, freed with `plue_free_json` (and only with it; `plue_free_json(NULL)` does nothing). `const char *` results belong to plue. Input strings are only read during the call and must be valid UTF-8.",
+    "- **Handles** are opaque numbers, never pointers into memory: destroyed, double-destroyed and made-up handles fail with `PLUE_ERR_INVALID_HANDLE`; `plue_session_destroy(NULL)` does nothing.",
+    "- **Errors**: pointer results are NULL on failure, `int` results are 0 on success and a `plue_error` code otherwise; `plue_get_last_error_code()` / `plue_get_last_error()` describe the calling thread's last call, `plue_errstr(code)` describes a code.",
+    "",
+    "## Session functions",
+    ""
+  )
   for (const f of Functions) {
-    out.push(`### \`${f.name}\``)
-    out.push("")
-    out.push("```c")
-    out.push(signature(f))
-    out.push("```")
-    out.push("")
-    out.push(f.summary)
-    out.push("")
-    for (const s of f.strings) out.push(`- \`${s.name}\`: ${s.doc}${s.nullable ? " (may be NULL)" : " (not NULL)"}.`)
-    out.push(`- Returns ${f.returns}`)
-    out.push("")
+    push(`### \`${f.name}\``, "", "```c", `${signature(f)};`, "```", "", f.summary, "")
+    for (const s of f.strings) push(`- \`${s.name}\`: ${s.doc}${s.nullable ? " (may be NULL)" : " (not NULL)"}.`)
+    push(`- Returns ${f.returns}`, "")
   }
-  out.push("### `plue_session_destroy`")
-  out.push("")
-  out.push("```c\nvoid plue_session_destroy(plue_session_t session);\n```")
-  out.push("")
-  out.push("Closes the handle; in-flight calls on it fail with `PLUE_ERR_INVALID_HANDLE`. The session stays on the server.")
-  out.push("")
-  out.push("## Errors, memory, events, version")
-  out.push("")
-  out.push("| function | does |")
-  out.push("|---|---|")
-  out.push("| `const char *plue_get_last_error(void)` | the calling thread's last message (\"\" after a success), at most 1023 bytes, owned by plue, never NULL |")
-  out.push("| `int plue_get_last_error_code(void)` | the calling thread's last `plue_error_t` |")
-  out.push("| `void plue_free_json(char *json)` | frees a string plue returned; NULL is ignored |")
-  out.push("| `int plue_event_subscribe(plue_event_callback cb, void *userdata)` | calls `cb(event_json, userdata)` for every session event; returns an id > 0 or a negative `plue_error_t` |")
-  out.push("| `int plue_event_unsubscribe(int id)` | stops it; when it returns the callback is not running (unless called from inside it) |")
-  out.push("| `const char *plue_version(void)` | the runtime version; compare with the `PLUE_VERSION` macro |")
-  out.push("")
-  out.push("Event JSON carries `_tag`: `Created`, `Updated` (with `changes`), `Deleted`, `Shared` (with `url`), `Unshared`, `Aborted`, `Status` (with `status.type`), `Error`, or `Lagged` (`missed` events were dropped for a subscriber that fell behind).")
-  out.push("")
-  out.push("## Result codes")
-  out.push("")
-  out.push("| code | value | meaning |")
-  out.push("|---|---|---|")
-  for (const c of ErrorCodes) out.push(`| \`${c.name}\` | ${c.value} | ${c.doc} |`)
-  out.push("")
+  const groups: Array<[string, string]> = [
+    ["lifecycle", "Starting and stopping"],
+    ["errors", "Errors"],
+    ["memory", "Memory"],
+    ["events", "Events"],
+    ["version", "Version"]
+  ]
+  push("## Library functions", "", "| function | does |", "|---|---|")
+  for (const [group] of groups) {
+    for (const f of LibraryFunctions.filter((f) => f.group === group)) push(`| \`${f.signature}\` | ${f.summary} |`)
+  }
+  push(
+    "",
+    "Event JSON carries `_tag`: `Created`, `Updated` (with `changes`), `Deleted`, `Shared` (with `url`), `Unshared`, `Aborted`, `Status` (with `status.type`), `Error`, or `Lagged` (`missed` events were dropped for a subscriber that fell behind).",
+    "",
+    "## Result codes",
+    "",
+    "| code | value | meaning (`plue_errstr`) |",
+    "|---|---|---|"
+  )
+  for (const c of ErrorCodes) push(`| \`${c.name}\` | ${c.value} | ${c.doc} |`)
+  push(
+    "",
+    "## Operations and the sidecar's wire format",
+    "",
+    "Each session function is one operation, the same number under both transports: the koffi callback's `op` under `plue host`, the `code` of a CALL frame for the sidecar.",
+    "",
+    "| function | op | macro |",
+    "|---|---|---|"
+  )
+  for (const f of Functions) push(`| \`${f.name}\` | ${f.op} | \`${opMacro(f)}\` |`)
+  push(
+    "",
+    `A frame is a ${WIRE_HEADER_SIZE}-byte little-endian header, then the bytes of string a, then of string b (UTF-8, no terminator):`,
+    "",
+    "| offset | type | field |",
+    "|---|---|---|",
+    "| 0 | u32 | length of the whole frame, header included |",
+    "| 4 | u32 | kind |",
+    "| 8 | u64 | call id (CALL, COMPLETE), else 0 |",
+    "| 16 | i64 | value: the handle (CALL, MIRROR_*), the result value (COMPLETE), the protocol version (HELLO, READY) |",
+    "| 24 | i32 | code: the operation number (CALL), the result code (COMPLETE, FAILED) |",
+    "| 28 | i32 | byte length of a, -1 for NULL |",
+    "| 32 | i32 | byte length of b, -1 for NULL |",
+    "",
+    "| kind | value | sent by | carries |",
+    "|---|---|---|---|"
+  )
+  for (const k of WireKinds) push(`| \`${k.name}\` | ${k.value} | ${k.from} | ${k.doc.replace(/\|/g, "\\|")} |`)
+  push("")
   return out.join("\n")
 }

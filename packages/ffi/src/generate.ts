@@ -1,5 +1,5 @@
 /**
- * `npm run generate`: writes `include/plue.h` from the API description.
+ * `npm run generate`: writes `include/plue.h` (from the API description and `c/plue.c`) and `docs/c-api.md`.
  */
 import { writeFileSync } from "node:fs"
 import { fileURLToPath } from "node:url"

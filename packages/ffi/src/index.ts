@@ -11,6 +11,9 @@ export * as Api from "./Api.js"
 /** Generates plue.h from the description. */
 export * as Header from "./Header.js"
 
+/** The sidecar that `plue serve` runs for C programs with their own main() (plue_init). */
+export * as Sidecar from "./Sidecar.js"
+
 /** Binds a C library to the session bridge (for Node programs that load their own plugins). */
 export * as Bridge from "./Bridge.js"
 

@@ -3,7 +3,7 @@ import { execFileSync } from "node:child_process"
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { generateHeader } from "../src/Header.js"
+import { corePath, generateHeader } from "../src/Header.js"
 import { headerPath, referencePath } from "../src/generate.js"
 import { generateReference } from "../src/Reference.js"
 import { compileLibrary, cSource, includeDir } from "./support.js"
@@ -35,6 +35,11 @@ describe("plue.h", () => {
   })
 
   for (const std of ["c99", "c11"]) {
+    it(`its C core, c/plue.c, compiles on its own as ${std} with -Wall -Wextra -Werror -pedantic`, () => {
+      const out = join(mkdtempSync(join(tmpdir(), "plue-core-")), "plue.o")
+      execFileSync("cc", [`-std=${std}`, "-Wall", "-Wextra", "-Werror", "-pedantic", `-I${includeDir}`, "-c", "-o", out, corePath], { stdio: "pipe" })
+    })
+
     it(`compiles cleanly as ${std} with -Wall -Wextra -Werror -pedantic (gcc)`, () => {
       compileLibrary(unit("c", implementation), { compiler: "gcc", std })
       // Declarations only, in a second translation unit.

@@ -7,6 +7,7 @@
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
+import * as Schedule from "effect/Schedule"
 import * as OpenCodeServer from "@plue/core/OpenCodeServer"
 
 /**
@@ -57,7 +58,16 @@ export const at = (server: { readonly url: string; readonly password: Redacted.R
       },
       catch: (error) =>
         error instanceof OtherClientError ? error : new OtherClientError({ request: `${method} ${path}`, detail: String(error) })
-    })
+    }).pipe(
+      // A loaded server can close a kept-alive connection just as fetch reuses it ("fetch
+      // failed", no answer at all). A read or a PATCH is safe to send again; a POST or DELETE is
+      // not, so those report the failure.
+      Effect.retry({
+        times: 3,
+        schedule: Schedule.exponential("100 millis"),
+        while: (error) => error.status === undefined && (method === "GET" || method === "PATCH")
+      })
+    )
 }
 
 /**

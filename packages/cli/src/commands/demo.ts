@@ -4,7 +4,9 @@
  * @since 0.1.0
  */
 import * as Command from "@effect/cli/Command"
+import * as HttpClient from "@effect/platform/HttpClient"
 import * as OpenCodeClient from "@plue/core/OpenCodeClient"
+import * as ShareGrants from "@plue/core/ShareGrants"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Connection from "../Connection.js"
@@ -31,9 +33,14 @@ export const demo = Command.make("demo", Connection.options, (connection) =>
         const shared = yield* Effect.either(client.share(session.id))
         if (shared._tag === "Left") return yield* step(`share     not available here: ${shared.left.message}`)
         const url = shared.right.share?.url ?? ""
-        yield* step(`shared    ${url}`)
-        const open = Effect.promise(() =>
-          fetch(url).then(async (r) => ({ status: r.status, text: await r.text() })).catch(() => ({ status: 0, text: "" }))
+        // The owner secret, when the share service is plue's own: taken, so it is not kept.
+        const grant = yield* (yield* ShareGrants.ShareGrants).take(session.id)
+        yield* step(`shared    ${url}${grant._tag === "Some" ? " (owner secret received)" : ""}`)
+        const http = yield* HttpClient.HttpClient
+        const open = http.get(url).pipe(
+          Effect.flatMap((response) => Effect.map(response.text, (text) => ({ status: response.status, text }))),
+          Effect.scoped,
+          Effect.orElseSucceed(() => ({ status: 0, text: "" }))
         )
         // OpenCode syncs the session to the share service just after sharing it.
         let page = yield* open

@@ -6,28 +6,29 @@
 import * as Args from "@effect/cli/Args"
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Ref from "effect/Ref"
+import * as Schema from "effect/Schema"
 import { resolve } from "node:path"
 import * as Connection from "../Connection.js"
-
-/**
- * The host's exit status, handed to the process exit code by `bin.ts`.
- *
- * @since 0.1.0
- */
-export class HostExit {
-  readonly _tag = "HostExit"
-  constructor(readonly status: number) {}
-}
+import { ExitStatus } from "../Errors.js"
 
 /**
  * The host library could not be loaded, bound or run.
  *
  * @since 0.1.0
  */
-export class HostFailed extends Error {
-  readonly _tag = "HostFailed"
-}
+export class HostFailed extends Schema.TaggedError<HostFailed>("@plue/cli/HostFailed")("HostFailed", {
+  message: Schema.String
+}) {}
+
+/**
+ * How long `plue host` waits for the server before it gives up (exit 5).
+ *
+ * @since 0.1.0
+ */
+export const connectTimeout: Duration.Duration = Duration.seconds(10)
 
 /**
  * @since 0.1.0
@@ -43,22 +44,19 @@ export const host = Command.make("host", {
     const SessionSync = yield* Effect.promise(() => import("@plue/core/SessionSync"))
     const Host = yield* Effect.promise(() => import("@plue/ffi/Host"))
     const sync = yield* SessionSync.SessionSync
-    yield* sync.awaitConnected
+    // A refused password ends it at once (exit 4), an unreachable server after a bounded wait (exit 5).
+    yield* Connection.awaitConnected(sync, connectTimeout)
     const { status, leaks } = yield* Host.run(resolve(o.library), o.args).pipe(
-      Effect.mapError((error) => new HostFailed(error.message))
+      Effect.mapError((error) => new HostFailed({ message: error.message }))
     )
     if (o.debug) {
       process.stderr.write(`plue host: ${leaks.strings} string(s) never freed with plue_free_json\n`)
       process.stderr.write(`plue host: ${leaks.handles.length} handle(s) never destroyed${leaks.handles.map((h) => `\n  handle ${h.handle} (${h.sessionId})`).join("")}\n`)
     }
-    return yield* Effect.fail(new HostExit(status))
+    yield* Effect.flatMap(ExitStatus, (exit) => Ref.set(exit, status))
   }).pipe(
     Effect.scoped,
     Effect.provide(Connection.bridge(o))
   )).pipe(
-    Command.withDescription(
-      "Run a C host library: binds the plue C API into LIB, calls its plue_host_main(argc, argv) off the\n" +
-        "main thread, and exits with its return value. Every handle is destroyed and every callback\n" +
-        "unregistered on exit.\n\nExamples:\n  plue host ./libhost.so\n  plue host --debug ./libhost.so first-arg"
-    )
+    Command.withDescription("Run a C host library's plue_host_main against the bridge and exit with its status")
   )

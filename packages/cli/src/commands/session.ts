@@ -9,26 +9,58 @@ import * as Options from "@effect/cli/Options"
 import * as Identifier from "@plue/core/Identifier"
 import * as OpenCodeClient from "@plue/core/OpenCodeClient"
 import type * as OpenCodeSchema from "@plue/core/OpenCodeSchema"
+import type * as SessionManager from "@plue/core/SessionManager"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
 import * as Connection from "../Connection.js"
+import { InitFailed, ShareFailed } from "../Errors.js"
 import { json, localTime, sanitize, table, truncate } from "../Output.js"
 
-const jsonFlag = Options.boolean("json").pipe(Options.withDescription("Print JSON for machines instead of text for people"))
-const sessionId = Args.text({ name: "ID" }).pipe(Args.withDescription("A session id, like ses_df557fc75ffe8uAWx0P0wTjSPl"))
+const jsonFlag = Options.boolean("json").pipe(
+  Options.withAlias("j"),
+  Options.withDescription("Print JSON for machines instead of text for people")
+)
 
-/** Checks the id before anything else runs: a bad id never reaches a server, or starts one. */
-const validId = <A, E, R>(raw: string, f: (id: Identifier.SessionId) => Effect.Effect<A, E, R>) =>
-  Effect.flatMap(Identifier.parseSessionId(raw), f)
+/** A session id, checked while the command line is parsed: a bad one never reaches a server, or starts one. */
+const SessionIdInput = Schema.String.pipe(
+  Schema.filter((text) => Identifier.SessionIdPattern.test(text), {
+    message: (issue) =>
+      `Invalid session id '${sanitize(String(issue.actual).slice(0, 48))}': a session id is ses_ followed by 1-64 ASCII ` +
+      "letters or digits, like ses_df557fc75ffe8uAWx0P0wTjSPl"
+  }),
+  Schema.brand("@plue/core/SessionId")
+)
+const sessionId = Args.text({ name: "ID" }).pipe(
+  Args.withSchema(SessionIdInput),
+  Args.withDescription("A session id, like ses_df557fc75ffe8uAWx0P0wTjSPl")
+)
 
 const withClient = <A, E, R>(
   connection: Connection.ConnectionOptions,
   effect: Effect.Effect<A, E, R>
 ) => Effect.provide(effect, Connection.layer(connection))
 
-const describe = (text: string, examples: ReadonlyArray<string>) =>
-  Command.withDescription(`${text}\n\nExamples:\n${examples.map((e) => `  ${e}`).join("\n")}`)
+/** Runs `f` on a handle of the session, through the session manager. */
+const withHandle = <A, E>(
+  connection: Connection.ConnectionOptions,
+  id: Identifier.SessionId,
+  f: (manager: SessionManager.Service, handle: SessionManager.Handle) => Effect.Effect<A, E>
+) =>
+  Effect.provide(
+    Effect.gen(function*() {
+      // Loaded here, not at start-up: only delete and share go through the session manager.
+      const { SessionManager: Manager } = yield* Effect.promise(() => import("@plue/core/SessionManager"))
+      const manager = yield* Manager
+      const handle = yield* manager.open(id)
+      return yield* Effect.ensuring(f(manager, handle), Effect.ignore(manager.destroy(handle)))
+    }),
+    Connection.managerLayer(connection)
+  )
+
+/** The framework's description (for completions); `plue ... --help` is rendered by Help.ts. */
+const describe = (text: string, _examples: ReadonlyArray<string>) => Command.withDescription(text)
 
 /** One session for people: field per line. */
 const details = (s: OpenCodeSchema.Session): string =>
@@ -47,13 +79,16 @@ const print = (asJson: boolean, value: unknown, text: () => string) => Console.l
 
 const create = Command.make("create", {
   ...Connection.options,
-  parent: Options.text("parent").pipe(Options.withDescription("Create it as a child of this session"), Options.optional),
-  title: Options.text("title").pipe(Options.withDescription("Its title (default: OpenCode's)"), Options.optional),
+  parent: Options.text("parent").pipe(
+    Options.withSchema(SessionIdInput),
+    Options.withDescription("Create it as a child of this session"),
+    Options.optional
+  ),
+  title: Options.text("title").pipe(Options.withAlias("t"), Options.withDescription("Its title (default: OpenCode's)"), Options.optional),
   json: jsonFlag
 }, (o) =>
   Effect.gen(function*() {
     const parentID = Option.getOrUndefined(o.parent)
-    if (parentID !== undefined) yield* Identifier.parseSessionId(parentID)
     const session = yield* withClient(o, Effect.flatMap(OpenCodeClient.OpenCodeClient, (c) =>
       c.create({ parentID, title: Option.getOrUndefined(o.title) })))
     yield* print(o.json, session, () => `created ${session.id}  ${sanitize(session.title)}`)
@@ -64,7 +99,7 @@ const create = Command.make("create", {
 
 const list = Command.make("list", {
   ...Connection.options,
-  roots: Options.boolean("roots").pipe(Options.withDescription("Only sessions without a parent")),
+  roots: Options.boolean("roots").pipe(Options.withAlias("r"), Options.withDescription("Only sessions without a parent")),
   json: jsonFlag
 }, (o) =>
   Effect.gen(function*() {
@@ -83,11 +118,11 @@ const list = Command.make("list", {
   ]))
 
 const get = Command.make("get", { ...Connection.options, id: sessionId, json: jsonFlag }, (o) =>
-  validId(o.id, (id) =>
-    Effect.gen(function*() {
+  Effect.gen(function*() {
+      const id = o.id
       const session = yield* withClient(o, Effect.flatMap(OpenCodeClient.OpenCodeClient, (c) => c.get(id)))
       yield* print(o.json, session, () => details(session))
-    }))).pipe(describe("Show one session", ["plue session get ses_df557fc75ffe8uAWx0P0wTjSPl"]))
+    })).pipe(describe("Show one session", ["plue session get ses_df557fc75ffe8uAWx0P0wTjSPl"]))
 
 const title = Command.make("title", {
   ...Connection.options,
@@ -95,85 +130,84 @@ const title = Command.make("title", {
   text: Args.text({ name: "TEXT" }).pipe(Args.withDescription("The new title")),
   json: jsonFlag
 }, (o) =>
-  validId(o.id, (id) =>
-    Effect.gen(function*() {
+  Effect.gen(function*() {
+      const id = o.id
       const session = yield* withClient(o, Effect.flatMap(OpenCodeClient.OpenCodeClient, (c) => c.update(id, { title: o.text })))
       yield* print(o.json, session, () => `titled ${session.id}  ${sanitize(session.title)}`)
-    }))).pipe(describe("Set a session's title", ["plue session title ses_df557fc75ffe8uAWx0P0wTjSPl \"Parser, take two\""]))
+    })).pipe(describe("Set a session's title", ["plue session title ses_df557fc75ffe8uAWx0P0wTjSPl \"Parser, take two\""]))
 
 const init = Command.make("init", {
   ...Connection.options,
   id: sessionId,
   provider: Options.text("provider").pipe(Options.withDescription("Provider id, e.g. anthropic")),
-  model: Options.text("model").pipe(Options.withDescription("Model id, e.g. claude-sonnet-4")),
+  model: Options.text("model").pipe(Options.withAlias("m"), Options.withDescription("Model id, e.g. claude-sonnet-4")),
   json: jsonFlag
 }, (o) =>
-  validId(o.id, (id) =>
-    Effect.gen(function*() {
-      yield* withClient(o, Effect.flatMap(OpenCodeClient.OpenCodeClient, (c) => c.init(id, { providerID: o.provider, modelID: o.model })))
+  Effect.gen(function*() {
+      const id = o.id
+      yield* withClient(o, Effect.flatMap(OpenCodeClient.OpenCodeClient, (c) => c.init(id, { providerID: o.provider, modelID: o.model }))).pipe(
+        // OpenCode answers an unknown provider or model with a bare 500: say which flags to check.
+        Effect.catchTags({
+          BadRequest: (e) => Effect.fail(new InitFailed({ sessionId: id, model: `${o.provider}/${o.model}`, detail: `${e.status}: ${e.detail}` })),
+          ServerError: (e) => Effect.fail(new InitFailed({ sessionId: id, model: `${o.provider}/${o.model}`, detail: `${e.status}: ${e.detail}` }))
+        })
+      )
       yield* print(o.json, { initialized: id }, () => `initialized ${id} with ${o.provider}/${o.model}`)
-    }))).pipe(describe("Run OpenCode's init (AGENTS.md) turn on a model; waits for it to end", [
+    })).pipe(describe("Run OpenCode's init (AGENTS.md) turn on a model; waits for it to end", [
     "plue session init ses_df557fc75ffe8uAWx0P0wTjSPl --provider anthropic --model claude-sonnet-4"
   ]))
 
-/** Every descendant of a session, deepest first. */
-const descendants = (client: OpenCodeClient.Service, id: string): Effect.Effect<ReadonlyArray<string>, unknown> =>
-  Effect.flatMap(client.children(id), (children) =>
-    Effect.map(
-      Effect.forEach(children, (child) => Effect.map(descendants(client, child.id), (below) => [...below, child.id]), { concurrency: 8 }),
-      (nested) => nested.flat()
-    ))
-
 const remove = Command.make("delete", { ...Connection.options, id: sessionId, json: jsonFlag }, (o) =>
-  validId(o.id, (id) =>
-    Effect.gen(function*() {
-      const result = yield* withClient(o, Effect.gen(function*() {
-        const client = yield* OpenCodeClient.OpenCodeClient
-        const children = yield* descendants(client, id)
-        yield* client.delete(id)
-        return children
-      }))
-      yield* print(o.json, { deleted: id, children: result }, () =>
-        `deleted ${id}${result.length > 0 ? ` and ${result.length} child session${result.length === 1 ? "" : "s"}` : ""}`)
-    }))).pipe(describe("Delete a session and all its children", ["plue session delete ses_df557fc75ffe8uAWx0P0wTjSPl"]))
+  Effect.gen(function*() {
+      const id = o.id
+      const gone = yield* withHandle(o, id, (manager, handle) => manager.delete(handle))
+      const children = gone - 1
+      yield* print(o.json, { deleted: id, children }, () =>
+        `deleted ${id}${children > 0 ? ` and ${children} child session${children === 1 ? "" : "s"}` : ""}`)
+    })).pipe(describe("Delete a session and all its children", ["plue session delete ses_df557fc75ffe8uAWx0P0wTjSPl"]))
 
 const abort = Command.make("abort", { ...Connection.options, id: sessionId, json: jsonFlag }, (o) =>
-  validId(o.id, (id) =>
-    Effect.gen(function*() {
+  Effect.gen(function*() {
+      const id = o.id
       yield* withClient(o, Effect.flatMap(OpenCodeClient.OpenCodeClient, (c) => c.abort(id)))
       yield* print(o.json, { aborted: id }, () => `aborted ${id}`)
-    }))).pipe(describe("Stop whatever a session is running", ["plue session abort ses_df557fc75ffe8uAWx0P0wTjSPl"]))
+    })).pipe(describe("Stop whatever a session is running", ["plue session abort ses_df557fc75ffe8uAWx0P0wTjSPl"]))
 
 const share = Command.make("share", { ...Connection.options, id: sessionId, json: jsonFlag }, (o) =>
-  validId(o.id, (id) =>
-    Effect.gen(function*() {
-      const result = yield* withClient(o, Effect.gen(function*() {
-        const ShareService = yield* Effect.promise(() => import("@plue/core/ShareService"))
-        const session = yield* (yield* OpenCodeClient.OpenCodeClient).share(id)
-        const grant = (yield* ShareService.ShareService).takeGrant(id)
-        return { session, grant }
-      }))
-      const url = result.session.share?.url
-      if (!url) {
-        return yield* Effect.fail(new Error(`the server shared ${id} without a URL: sharing is disabled on it (OPENCODE_DISABLE_SHARE?)`))
+  Effect.gen(function*() {
+      const id = o.id
+      const result = yield* withHandle(o, id, (manager, handle) => manager.share(handle)).pipe(
+        Effect.catchTag("ServerError", (e) => Effect.fail(new ShareFailed({ sessionId: id, detail: `${e.status}: ${e.detail}` })))
+      )
+      const dies = yield* Connection.sharesDieWithCommand(o)
+      const note = "(served by this command: the link stops working when it exits; use plue share-server for one that lasts)"
+      const value = {
+        url: result.url,
+        ...(result.secret !== undefined ? { secret: result.secret, expiresAt: result.expiresAt ?? null } : {}),
+        ...(dies ? { diesWithCommand: true } : {}),
+        session: result.session
       }
-      const grant = Option.getOrUndefined(result.grant)
-      const value = { url, ...(grant ? { secret: grant.secret, expiresAt: grant.expiresAt } : {}), session: result.session }
       yield* print(o.json, value, () =>
-        grant
-          ? `${url}\nsecret  ${grant.secret}  (keep it: it revokes the share)\nexpires ${grant.expiresAt === null ? "never" : localTime(grant.expiresAt)}`
-          : url)
-    }))).pipe(describe("Share a session and print its URL (and, when the share service is plue's own, its owner secret and expiry)", [
+        [
+          dies ? `${result.url}  ${note}` : result.url,
+          ...(result.secret !== undefined
+            ? [
+              `secret  ${result.secret}  (keep it: it revokes the share)`,
+              `expires ${result.expiresAt == null ? "never" : localTime(result.expiresAt)}`
+            ]
+            : [])
+        ].join("\n"))
+    })).pipe(describe("Share a session and print its URL (and, when the share service is plue's own, its owner secret and expiry)", [
     "plue session share ses_df557fc75ffe8uAWx0P0wTjSPl",
     "plue session share ses_df557fc75ffe8uAWx0P0wTjSPl --json"
   ]))
 
 const unshare = Command.make("unshare", { ...Connection.options, id: sessionId, json: jsonFlag }, (o) =>
-  validId(o.id, (id) =>
-    Effect.gen(function*() {
+  Effect.gen(function*() {
+      const id = o.id
       const session = yield* withClient(o, Effect.flatMap(OpenCodeClient.OpenCodeClient, (c) => c.unshare(id)))
       yield* print(o.json, session, () => `unshared ${id}`)
-    }))).pipe(describe("Stop sharing a session", ["plue session unshare ses_df557fc75ffe8uAWx0P0wTjSPl"]))
+    })).pipe(describe("Stop sharing a session", ["plue session unshare ses_df557fc75ffe8uAWx0P0wTjSPl"]))
 
 /**
  * `plue session`.

@@ -8,6 +8,7 @@ import * as Options from "@effect/cli/Options"
 import type { SessionEvents } from "@plue/core"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import * as Connection from "../Connection.js"
 import { localTime, sanitize } from "../Output.js"
@@ -45,24 +46,36 @@ const describe = (event: SessionEvents.Delivery | SessionEvents.Snapshot): strin
  */
 export const watch = Command.make("watch", {
   ...Connection.options,
-  json: Options.boolean("json").pipe(Options.withDescription("One JSON object per line"))
+  json: Options.boolean("json").pipe(Options.withAlias("j"), Options.withDescription("One JSON object per line"))
 }, (o) =>
   Effect.gen(function*() {
     const SessionSync = yield* Effect.promise(() => import("@plue/core/SessionSync"))
     const sync = yield* SessionSync.SessionSync
-    // Connection state goes to stderr, so stdout stays a clean event log.
+    // Connection state goes to stderr, so stdout stays a clean event log: every lost connection
+    // says why and when the next attempt starts; watching is retried until Ctrl-C.
     yield* Effect.forkScoped(sync.changes.pipe(
-      Stream.changesWith((a, b) => a.status === b.status),
-      Stream.runForEach((state) => Effect.sync(() => process.stderr.write(`plue: ${state.status}\n`)))
+      Stream.changesWith((a, b) => a.status === b.status && a.reconnects === b.reconnects),
+      Stream.runForEach((state) =>
+        Effect.sync(() => {
+          if (state.status === "connected") process.stderr.write("plue: connected\n")
+          // A refused password is not retried: the watch ends with the reason instead.
+          if (state.status !== "reconnecting" || Option.exists(state.lastFailure, (f) => f._tag === "Unauthorized")) return
+          const why = Option.getOrElse(state.lastError, () => "connection lost").split("\n")[0]!.replace(/[.\s]+$/, "")
+          const next = Option.match(state.retryAt, { onNone: () => "", onSome: (at) => `; next attempt at ${localTime(at)}` })
+          process.stderr.write(`plue: reconnecting: ${why}${next}\n`)
+        })
+      )
     ))
-    // The sessions at connect as one snapshot, then only real changes.
-    yield* Stream.runForEach(sync.watch, (event) =>
-      Console.log(o.json ? JSON.stringify(event) : `${localTime(Date.now())}  ${describe(event)}`))
+    // The sessions at connect as one snapshot, then only real changes. A refused password ends
+    // the watch at once: retrying cannot help.
+    yield* Effect.raceFirst(
+      Stream.runForEach(sync.watch, (event) =>
+        Console.log(o.json ? JSON.stringify(event) : `${localTime(Date.now())}  ${describe(event)}`)),
+      Connection.refused(sync)
+    )
   }).pipe(
     Effect.scoped,
     Effect.provide(Connection.bridge(o))
   )).pipe(
-    Command.withDescription(
-      "Print the sessions at connect (one snapshot), then follow session events live (from this and every other client) until Ctrl-C\n\nExamples:\n  plue watch\n  plue watch --json | jq .session.title"
-    )
+    Command.withDescription("Print the sessions at connect, then follow session events live until Ctrl-C")
   )

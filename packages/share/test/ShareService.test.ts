@@ -6,11 +6,10 @@ import { createServer } from "node:http"
 import { chromium } from "playwright-core"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import * as OpenCodeClient from "../src/OpenCodeClient.js"
-import * as Plue from "../src/Plue.js"
-import { SessionManager } from "../src/SessionManager.js"
+import { OpenCodeClient, Plue, SessionManager as SessionManagerModule, ShareGrants } from "@plue/core"
 import * as ShareService from "../src/ShareService.js"
 import * as PlatformLayer from "@plue/testing/Platform"
+import * as ShareStore from "../src/ShareStore.js"
 import * as TestServer from "@plue/testing/TestServer"
 import * as Wait from "@plue/testing/Wait"
 
@@ -20,14 +19,17 @@ const dataDir = mkdtempSync(join(tmpdir(), "plue-shares-"))
 /** The share service on a free loopback port, its URL provided as `ShareUrl`. */
 class ShareUrl extends Context.Tag("test/ShareUrl")<ShareUrl, string>() {}
 const serving = (directory: string, options: ShareService.Options = {}) =>
-  Layer.scoped(ShareUrl, ShareService.serve).pipe(
-    Layer.provideMerge(ShareService.layerDisk(directory, options)),
+  Layer.effect(ShareUrl, Effect.map(ShareGrants.ShareGrants, (grants) => grants.url!)).pipe(
+    Layer.provideMerge(ShareService.layerEmbedded(options)),
+    Layer.provide(ShareStore.layerFile(directory)),
     Layer.provide(NodeHttpServer.layer(createServer, { port: 0, host: "127.0.0.1" })),
     Layer.provide(Platform)
   )
 
+// The managed server takes the share service's URL from ShareGrants, as the session manager
+// takes its grants: no enterprise.url to pass by hand.
 const Live = Plue.layer().pipe(
-  Layer.provideMerge(Layer.unwrapEffect(Effect.map(ShareUrl, (url) => TestServer.layer({ config: { enterprise: { url } } })))),
+  Layer.provideMerge(TestServer.layer()),
   Layer.provideMerge(serving(dataDir)),
   Layer.provideMerge(Platform)
 )
@@ -52,9 +54,9 @@ layer(Live, { timeout: 120_000, excludeTestServices: true })("the share service 
       const url = shared.share?.url
       assert.isString(url)
       assert.match(url!, /\/share\/[A-Za-z0-9_-]{22}$/)
-      const grant = service.takeGrant(session.id)
+      const grant = yield* service.takeGrant(session.id)
       assert.isTrue(Option.isSome(grant), "the owner's grant is handed over once")
-      assert.isTrue(Option.isNone(service.takeGrant(session.id)))
+      assert.isTrue(Option.isNone(yield* service.takeGrant(session.id)))
       const { shareId, secret } = Option.getOrThrow(grant)
       assert.isAtLeast(Buffer.from(secret, "base64url").length, 32, "256-bit secret")
       assert.isTrue(yield* service.validateShare(shareId, secret))
@@ -81,7 +83,7 @@ layer(Live, { timeout: 120_000, excludeTestServices: true })("the share service 
 
   it.effect("SessionManager.share returns the URL, the owner secret and the expiry; the secret validates", () =>
     Effect.gen(function*() {
-      const sessions = yield* SessionManager
+      const sessions = yield* SessionManagerModule.SessionManager
       const service = yield* ShareService.ShareService
       const handle = yield* sessions.create({ title: "managed share" })
       const before = Date.now()

@@ -1,0 +1,44 @@
+import * as CliConfig from "@effect/cli/CliConfig"
+import * as Command from "@effect/cli/Command"
+import * as CommandDescriptor from "@effect/cli/CommandDescriptor"
+import * as HelpDoc from "@effect/cli/HelpDoc"
+import { assert, describe, it } from "@effect/vitest"
+import * as HashMap from "effect/HashMap"
+import * as Help from "../src/Help.js"
+import { session } from "../src/commands/session.js"
+import { plue } from "../src/main.js"
+
+/** The flags (long and short) the framework parses for a command, read from its own help. */
+const frameworkFlags = (descriptor: CommandDescriptor.Command<unknown>): Set<string> => {
+  // eslint-disable-next-line no-control-regex
+  const text = HelpDoc.toAnsiText(CommandDescriptor.getHelp(descriptor, CliConfig.defaultConfig)).replace(/\x1b\[[0-9;]*m/g, "")
+  return new Set([...text.matchAll(/(?<![\w-])(--[a-z][a-z-]*|-[a-z])(?![\w-])/g)].map((m) => m[1]!))
+}
+
+describe("Help.ts describes the commands the framework parses", () => {
+  // Every command the framework knows, by name (the names are unique across levels).
+  const known = new Map<string, CommandDescriptor.Command<unknown>>()
+  const gather = (entries: ReadonlyArray<readonly [string, CommandDescriptor.Command<unknown>]>) => {
+    for (const [name, descriptor] of entries) {
+      if (known.has(name)) continue
+      known.set(name, descriptor)
+      gather(HashMap.toEntries(CommandDescriptor.getSubcommands(descriptor)))
+    }
+  }
+  gather(HashMap.toEntries(Command.getSubcommands(plue)))
+  gather(HashMap.toEntries(Command.getSubcommands(session)))
+  const find = (path: ReadonlyArray<string>) => known.get(path.at(-1)!)
+  /** The framework's own built-in flags, answered by Help.ts or passed through at the root. */
+  const builtIn = new Set(["--completions", "--log-level", "--wizard", "--help", "-h", "--version"])
+
+  for (const command of Help.commands) {
+    it(`plue ${command.path.join(" ")}: the same flags and short flags`, () => {
+      const descriptor = find(command.path)
+      assert.isDefined(descriptor, `no such command in main.ts: ${command.path.join(" ")}`)
+      const documented = new Set((command.flags ?? []).flatMap((f) => [`--${f.long}`, ...(f.short ? [`-${f.short}`] : [])]))
+      const parsed = new Set([...frameworkFlags(descriptor!)].filter((f) => !builtIn.has(f)))
+      for (const flag of documented) assert.isTrue(parsed.has(flag), `${flag} is in the help but not parsed`)
+      for (const flag of parsed) assert.isTrue(documented.has(flag), `${flag} is parsed but not in the help`)
+    })
+  }
+})
