@@ -195,17 +195,20 @@ layer(Live, { timeout: 180_000, excludeTestServices: true })("the plue CLI again
         OPENCODE_URL: server.url,
         OPENCODE_SERVER_PASSWORD: Redacted.value(server.password)
       })
-      // After the snapshot (taken at connect), the change can only arrive as an event.
-      yield* child.waitFor("stdout", /"_tag":"Snapshot".*\n/)
+      // After the snapshot (taken at connect), the change can only arrive as an event. The
+      // snapshot is one long line (hundreds of sessions by now): the patterns are anchored to a
+      // line start, since an unanchored `.*X` costs time quadratic in the line's length at every
+      // check (minutes on a loaded machine, and a check is not interruptible by its ceiling).
+      yield* child.waitFor("stdout", /^\{"_tag":"Snapshot".*\n/m, { timeout: "3 minutes" })
       yield* OtherClient.request("PATCH", `/session/${session.id}`, { title: "watched elsewhere" })
-      const event = JSON.parse(yield* child.waitFor("stdout", /.*"watched elsewhere".*\n/))
+      const event = JSON.parse(yield* child.waitFor("stdout", /^.*"watched elsewhere".*$/m, { timeout: "3 minutes" }))
       assert.strictEqual(event._tag, "Updated")
       assert.strictEqual(event.session.id, session.id)
       assert.strictEqual(event.origin, "remote")
       yield* child.signal("SIGINT")
       const result = yield* child.result
       assert.strictEqual(result.code, 130)
-    }), { timeout: 2 * perRun })
+    }), { timeout: 2 * perRun + 6 * 60_000 })
 
   it.scoped("Ctrl-C while the managed server starts, and during watch on it, leaves no process behind", () =>
     Effect.gen(function*() {
