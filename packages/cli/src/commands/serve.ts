@@ -46,7 +46,9 @@ export const serve = Command.make("serve", {
     }
     let serving = false
     const program = Effect.gen(function*() {
-      yield* (yield* SessionSync.SessionSync).awaitConnected
+      const sync = yield* SessionSync.SessionSync
+      // A refused password fails plue_init at once (PLUE_ERR_UNAUTHORIZED): retrying cannot help.
+      yield* Effect.raceFirst(sync.awaitConnected, Connection.refused(sync))
       serving = true
       yield* Sidecar.serve(channel)
     }).pipe(
