@@ -7,9 +7,12 @@ import { assert, layer } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
+import * as Spawn from "@plue/testing/Spawn"
 import { execFileSync } from "node:child_process"
-import { mkdtempSync } from "node:fs"
+import { copyFileSync, mkdirSync, mkdtempSync } from "node:fs"
+import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { fileURLToPath } from "node:url"
 import { BIN, run } from "./plue.js"
 
 const Live = TestServer.layer().pipe(Layer.provideMerge(Platform.layer))
@@ -131,4 +134,18 @@ layer(Live, { timeout: 600_000, excludeTestServices: true })("docs/cli.md, row b
       assert.strictEqual(result.code, 2, result.stderr)
       assert.match(result.stderr, /^plue: .*postgres/)
     }), 300_000)
+
+  it.effect("bin/plue.js: a missing bundle is reported with exit 1; PLUE_COMPILE_CACHE=0 still runs", () =>
+    Effect.gen(function*() {
+      const bin = fileURLToPath(new URL("../bin/plue.js", import.meta.url))
+      const uncached = yield* Spawn.run(process.execPath, [bin, "--version"], { env: { PLUE_COMPILE_CACHE: "0" } })
+      assert.strictEqual(uncached.stdout, "0.1.0\n", uncached.stderr)
+      // The same bin in a package folder with no dist/.
+      const unbuilt = join(mkdtempSync(join(tmpdir(), "plue-unbuilt-")), "bin")
+      mkdirSync(unbuilt)
+      copyFileSync(bin, join(unbuilt, "plue.js"))
+      const missing = yield* Spawn.run(process.execPath, [join(unbuilt, "plue.js"), "--version"])
+      assert.strictEqual(missing.code, 1)
+      assert.match(missing.stderr, /^plue: the CLI is not built: run `npm run build`/)
+    }), 120_000)
 })
