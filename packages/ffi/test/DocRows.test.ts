@@ -89,6 +89,17 @@ layer(Live, { timeout: 300_000, excludeTestServices: true })("docs/c-api.md, row
       yield* Wait.until("the never-ready sidecar to be gone", () => !Spawn.alive(pid))
     }), { timeout: 300_000 })
 
+  it.effect("plue_init(NULL) with no URL: the sidecar's own local server, sharing through plue's share service (secret and expiresAt reach C), gone after plue_shutdown", () =>
+    Effect.gen(function*() {
+      const box = yield* TestServer.TestSandbox
+      const own = yield* Effect.map(OpenCodeServer.OpenCodeServer, (server) => server.pid)
+      const others = () => Spawn.processesMentioning(box.home).filter((pid) => pid !== own)
+      const ran = yield* Spawn.run(program, ["local"], { env: { ...box.env, HOME: box.home, PLUE_COMMAND: command }, cwd: box.project })
+      assert.strictEqual(ran.code, 0, `${ran.stdout}\n${ran.stderr}`)
+      assert.include(ran.stdout, "done: 0 failure(s)")
+      yield* Wait.until("the sidecar's OpenCode server to be gone", () => others().length === 0)
+    }), { timeout: 300_000 })
+
   it("plue_errstr of every code is the reference's table", () => {
     const reference = readFileSync(fileURLToPath(new URL("../../../docs/c-api.md", import.meta.url)), "utf8")
     const rows = [...reference.matchAll(/^\| `(PLUE_[A-Z_]+)` \| (\d+) \| (.+) \|$/gm)].map((m) => [Number(m[2]), m[3]!] as const)

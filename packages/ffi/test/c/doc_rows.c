@@ -66,7 +66,7 @@ static int count_sessions(void) {
 static char created_id[64];
 static int self_removing_calls = 0, self_removing_id = 0, self_removed = -1;
 static char busy_id[64];
-static int busy_seen = 0;
+static int busy_seen = 0, aborted_seen = 0;
 
 /* The ids of the sessions whose Created event arrived (it may arrive before create returns). */
 static char created_ids[256][40];
@@ -83,6 +83,7 @@ static void on_created(const char *json, void *userdata) {
         }
     }
     if (busy_id[0] != '\0' && has(json, "\"_tag\":\"Status\"") && has(json, busy_id) && has(json, "\"busy\"")) busy_seen = 1;
+    if (busy_id[0] != '\0' && has(json, "\"_tag\":\"Aborted\"") && has(json, busy_id)) aborted_seen = 1;
     pthread_mutex_unlock(&lock);
 }
 
@@ -253,6 +254,7 @@ static void sessions(const char *list_file) {
     again = plue_session_open(busy_id);
     CHECK(again != NULL, "the session is still on the server");
     CHECK(plue_session_abort(again) == PLUE_OK, "abort its run");
+    CHECK(wait_flag(&aborted_seen), "an Aborted event reached the callback");
     plue_session_destroy(again);
     plue_session_delete(parent);
     plue_session_destroy(parent);
@@ -354,6 +356,24 @@ static void options_mode(const char *command, const char *dir_option, const char
     CHECK(plue_shutdown() == PLUE_ERR_NOT_BOUND, "nothing to shut down");
 }
 
+/* plue_init(NULL) with no URL: the sidecar starts a local OpenCode server (and stops it), which
+ * shares through plue's own share service: the owner secret and the expiry reach C. */
+static void local_mode(void) {
+    plue_session_t s;
+    char *share;
+    CHECK(plue_init(NULL) == PLUE_OK, "init with a local server");
+    s = plue_session_create(NULL);
+    CHECK(s != NULL, "create");
+    share = plue_session_create_share(s);
+    CHECK(has(share, "\"url\":\"http") && has(share, "\"secret\":\"") && has(share, "\"expiresAt\":"), "share: %s", share ? share : "(null)");
+    printf("share %s\n", share ? share : "(null)");
+    plue_free_json(share);
+    CHECK(plue_session_unshare(s) == PLUE_OK, "unshare");
+    CHECK(plue_session_delete(s) == PLUE_OK, "delete");
+    plue_session_destroy(s);
+    CHECK(plue_shutdown() == PLUE_OK, "shutdown");
+}
+
 /* plue_errstr of every code, one per line, for the test to compare with the reference. */
 static void errstr_mode(void) {
     int code;
@@ -378,6 +398,7 @@ int main(int argc, char **argv) {
         if (argc > 4) { provider = argv[3]; model = argv[4]; }
         sessions(argv[2]);
     } else if (strcmp(mode, "options") == 0 && argc > 5) options_mode(argv[2], argv[3], argv[4], argv[5]);
+    else if (strcmp(mode, "local") == 0) local_mode();
     else if (strcmp(mode, "errstr") == 0) { errstr_mode(); return 0; }
     else { fprintf(stderr, "unknown mode %s\n", mode); failures++; }
     printf("done: %d failure(s)\n", failures);
