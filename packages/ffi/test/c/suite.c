@@ -404,6 +404,8 @@ static void dead_server(const char *flag_file) {
     CHECK(plue_session_delete(s) == PLUE_ERR_UNREACHABLE, "delete");
     opened = plue_session_open("ses_doesnotexist0000000000000");
     CHECK(opened == NULL && plue_get_last_error_code() == PLUE_ERR_UNREACHABLE, "open");
+    /* A malformed id is refused before any request: the dead server is never asked. */
+    CHECK(plue_session_open("../config") == NULL && plue_get_last_error_code() == PLUE_ERR_INVALID_ARGUMENT, "open of a malformed id");
     plue_session_destroy(s);
     CHECK(plue_get_last_error_code() == PLUE_OK, "destroy needs no server");
     CHECK(plue_session_get_info(s) == NULL && plue_get_last_error_code() == PLUE_ERR_INVALID_HANDLE, "destroyed");
