@@ -64,7 +64,9 @@ export class HostUnreachable extends Schema.TaggedError<HostUnreachable>("@plue/
   detail: Schema.String
 }) {
   override get message(): string {
-    return `OpenCode unreachable at ${this.url}: tried ${this.attempts + 1} time(s) over ${this.seconds} s, last: ${this.detail.split("\n")[0]} Is the server running there? Check --url / OPENCODE_URL.`
+    // The last reason may already ask whether the server runs there: ask once.
+    const last = this.detail.split("\n")[0]!.replace(/\s*Is the server running at that address\?$/, "")
+    return `OpenCode unreachable at ${this.url}: tried ${this.attempts + 1} time(s) over ${this.seconds} s, last: ${last} Is the server running there? Check --url / OPENCODE_URL.`
   }
 }
 

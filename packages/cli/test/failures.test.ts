@@ -44,6 +44,7 @@ layer(Live, { timeout: 300_000, excludeTestServices: true })("plue never hangs a
       const lines = oneLine(result.stderr)
       assert.strictEqual(lines.length, 1, result.stderr)
       assert.match(lines[0]!, /^plue: OpenCode unreachable at http:\/\/127\.0\.0\.1:9: tried \d+ time\(s\) over 10 s, last: .*refused.*Check --url/)
+      assert.notMatch(lines[0]!, /Is the server running.*Is the server running/, "the hint once")
     }), 600_000)
 
   it.scoped("watch keeps retrying an unreachable server, saying why and when it tries next", () =>
