@@ -13,7 +13,7 @@ import { copyFileSync, mkdirSync, mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
-import { BIN, run } from "./plue.js"
+import { BIN, run, start } from "./plue.js"
 
 const Live = TestServer.layer().pipe(Layer.provideMerge(Platform.layer))
 
@@ -92,7 +92,37 @@ layer(Live, { timeout: 600_000, excludeTestServices: true })("docs/cli.md, row b
       const deleted = yield* plue("session", "delete", id)
       assert.strictEqual(deleted.code, 0, deleted.stderr)
       assert.strictEqual((yield* plue("session", "get", id)).code, 3)
+      // OPENCODE_DIRECTORY is the default of --directory.
+      const again = yield* plue("session", "create", "-d", elsewhere, "--json")
+      const againId = (JSON.parse(again.stdout) as { id: string }).id
+      const there = yield* Effect.flatMap(OpenCodeServer.OpenCodeServer, (server) =>
+        run(["session", "list", "--json"], {
+          OPENCODE_URL: server.url,
+          OPENCODE_SERVER_PASSWORD: Redacted.value(server.password),
+          OPENCODE_DIRECTORY: elsewhere
+        }))
+      assert.deepStrictEqual((JSON.parse(there.stdout) as Array<{ id: string }>).map((s) => s.id), [againId])
     }), 300_000)
+
+  it.scoped("with no --url, PLUE_SHARE_URL names the share service the managed server shares through", () =>
+    Effect.gen(function*() {
+      const box = yield* TestServer.TestSandbox
+      const service = yield* start(["share-server", "--port", "0", "--data", mkdtempSync(join(tmpdir(), "plue-shares-"))])
+      const line = yield* service.waitFor("stderr", /listening on \S+/, { timeout: "300 seconds" })
+      const base = line.replace("listening on ", "").replace(/,$/, "")
+      const env = { ...box.env, HOME: box.home, PLUE_SHARE_URL: base }
+      const made = yield* run(["session", "create", "--json"], env, "400 seconds", box.project)
+      assert.strictEqual(made.code, 0, made.stderr)
+      const id = (JSON.parse(made.stdout) as { id: string }).id
+      const shared = yield* run(["session", "share", id, "--json"], env, "400 seconds", box.project)
+      assert.strictEqual(shared.code, 0, shared.stderr)
+      const value = JSON.parse(shared.stdout) as { url: string; diesWithCommand?: boolean }
+      assert.isTrue(value.url.startsWith(`${base}/share/`), `${value.url} is not under ${base}`)
+      assert.notStrictEqual(value.diesWithCommand, true, "the link lives with the share-server, not the command")
+      // The link still answers after the command ended: the share-server holds it.
+      const status = yield* Effect.promise(() => fetch(value.url).then((r) => r.status))
+      assert.strictEqual(status, 200)
+    }), 600_000)
 
   it.effect("plue session --help lists the commands; --completions prints a script for each shell", () =>
     Effect.gen(function*() {
