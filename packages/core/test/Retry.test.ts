@@ -274,6 +274,28 @@ describe("which calls are retried on OpenCode's storage error", () => {
       assert.strictEqual(count(server.seen, "GET /session/ses_e"), 1, "no tokens: no retries")
     }).pipe(Effect.scoped))
 
+  it.effect("the whole retry loop runs on Effect's Clock: under the TestClock, a lasting storage error ends within the 15 s budget of virtual time", () =>
+    Effect.gen(function*() {
+      const server = yield* stub(() => [500, storageError])
+      const client = yield* clientFor(server.url)
+      const fiber = yield* Effect.fork(Effect.flip(client.get("ses_a")))
+      // Virtual time moves in 100 ms steps; between steps the loopback answers in real time.
+      const realPause = Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 5)))
+      for (let step = 0; step < 1000 && fiber.unsafePoll() === null; step++) {
+        yield* TestClock.adjust("100 millis")
+        yield* realPause
+      }
+      const error = yield* Fiber.join(fiber)
+      const virtual = yield* TestClock.currentTimeMillis
+      const sent = count(server.seen, "GET /session/ses_a")
+      assert.strictEqual(error._tag, "ServerError")
+      if (error._tag === "ServerError") assert.strictEqual(error.attempts, sent)
+      // Waits of about 0.5, 1, 2, 4, 4 s: the sixth attempt starts near 11.5 s, a seventh would not end its wait by 15 s.
+      assert.isAtLeast(sent, 5)
+      assert.isAtMost(sent, 7)
+      assert.isAtMost(virtual, 15_000 + 200, "no attempt after the budget (to within a step)")
+    }).pipe(Effect.scoped))
+
   it.live("retries after a 503 draw on the same bucket", () =>
     Effect.gen(function*() {
       const server = yield* stub(() => [503, "upstream"])
