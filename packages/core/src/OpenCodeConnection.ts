@@ -43,7 +43,7 @@ export interface ConnectionSettings {
   readonly streamOpenTimeout: Duration.Duration
   /**
    * How many times an idempotent request is retried after a connection failure (refused, reset)
-   * or a 502/503/504, on the fast schedule (40 ms, doubling, at most 1 s apart).
+   * or a 502/503/504, on the fast schedule (40 ms, doubling, capped at 1 s, jittered).
    */
   readonly retries: number
   /**
@@ -54,7 +54,7 @@ export interface ConnectionSettings {
   readonly storageRetryBudget: Duration.Duration
   /** The first wait before a storage retry; it doubles each time, jittered. */
   readonly storageRetryDelay: Duration.Duration
-  /** The longest wait between two storage retries. */
+  /** The cap of the wait between two storage retries, before its jitter (0.8x to 1.2x). */
   readonly storageRetryMaxDelay: Duration.Duration
   /**
    * The connection's retry budget: a bucket of this many tokens shared by all its calls; every

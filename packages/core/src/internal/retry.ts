@@ -14,7 +14,7 @@ export interface RetrySettings {
   readonly storageRetryBudget: Duration.Duration
   /** The first wait before a storage retry; it doubles each time. */
   readonly storageRetryDelay: Duration.Duration
-  /** The longest wait between two storage retries. */
+  /** The cap of the wait between two storage retries, before jitter. */
   readonly storageRetryMaxDelay: Duration.Duration
   /** The connection's retry tokens: every retry takes one; zero disables retrying. */
   readonly retryTokens: number
@@ -23,8 +23,8 @@ export interface RetrySettings {
 }
 
 /**
- * The fast schedule after a connection failure: 40 ms, doubling, each wait at most 1 s, jittered
- * (0.8x to 1.2x, Effect's Random), `retries` retries in all. Waits on Effect's Clock.
+ * The fast schedule after a connection failure: 40 ms, doubling, capped at 1 s, each wait then
+ * jittered (0.8x to 1.2x, Effect's Random), `retries` retries in all. Waits on Effect's Clock.
  */
 export const transientSchedule = (retries: number): Schedule.Schedule<unknown, unknown> =>
   Schedule.exponential(Duration.millis(40), 2).pipe(
@@ -34,8 +34,8 @@ export const transientSchedule = (retries: number): Schedule.Schedule<unknown, u
   )
 
 /**
- * The slow schedule after OpenCode's storage error: `delay`, doubling, each wait capped at
- * `maxDelay`, jittered (0.8x to 1.2x, Effect's Random); it stops when the wait would end after
+ * The slow schedule after OpenCode's storage error: `delay`, doubling, capped at `maxDelay`, each
+ * wait then jittered (0.8x to 1.2x, Effect's Random); it stops when the wait would end after
  * `deadline` (ms on Effect's Clock). Outputs each wait.
  */
 export const storageSchedule = (
