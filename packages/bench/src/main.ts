@@ -2,7 +2,8 @@
  * `npm run bench`: every figure plue tracks, each beside its baseline measured in the same run.
  * The OpenCode client and the session bridge (from @plue/core's benchmark), then the C API.
  * `--json` prints one JSON object; `--quick` runs fewer rounds; `--client` runs only the client
- * figures (real server and loopback stub); `--c-api` runs only the C API section.
+ * figures (real server and loopback stub); `--c-api` runs only the C API section; `--retry` runs
+ * only the retry figure (a rename during a 10 s database lock); `--no-retry` leaves it out.
  */
 import { NodeContext } from "@effect/platform-node"
 import * as UndiciHttpClient from "@plue/core/UndiciHttpClient"
@@ -10,6 +11,7 @@ import { OpenCodeClient, OpenCodeConnection, OpenCodeServer, Plue, SessionCache,
 import { bridgeBench } from "./bridge.js"
 import { clientBench, overheadBench } from "./client.js"
 import { loadBench } from "./load.js"
+import { type RetryFigures, retryBench, retryTable } from "./retry.js"
 import { table } from "./measure.js"
 import { startupBench, startupTable } from "./startup.js"
 import { makeSandbox } from "@plue/testing/TestServer"
@@ -137,6 +139,9 @@ const machine = {
   memory: `${(totalmem() / 2 ** 30).toFixed(1)} GiB`
 }
 
+const retryHeading = (retry: RetryFigures) =>
+  `Retries on OpenCode's storage error: a rename sent as its database is write-locked for ${retry.lockSeconds} s (${retry.rounds} round(s), default settings)`
+
 const startupHeading = "CLI start, CPU time (user + system) of the whole process (baseline: node -e 0)"
 
 /** `--startup`: only the CLI start figures. */
@@ -150,12 +155,22 @@ const startupOnly = Effect.sync(() => {
 
 const program = Effect.gen(function*() {
   // First, while nothing else of the benchmark runs.
-  const startup = args.has("--client") ? [] : startupBench(quick ? 7 : 21)
+  const startup = args.has("--client") || args.has("--retry") ? [] : startupBench(quick ? 7 : 21)
   const box = yield* makeSandbox
   const server = yield* OpenCodeServer.start({ cwd: box.project, env: box.env })
   const connection = OpenCodeConnection.layer({ url: server.url, password: server.password })
   const client = yield* OpenCodeClient.make.pipe(Effect.provide(connection))
   const sizes = quick ? { rounds: 3, perRound: 30 } : { rounds: 7, perRound: 100 }
+  const retryRounds = quick ? 1 : 3
+
+  if (args.has("--retry")) {
+    const retry = yield* retryBench(server, box, retryRounds)
+    if (args.has("--json")) return console.log(JSON.stringify({ machine, retry }, null, 2))
+    console.log(`plue benchmark: ${machine.node}, ${machine.cpus}, ${machine.memory}\n`)
+    console.log(retryHeading(retry))
+    console.log(retryTable(retry))
+    return
+  }
 
   if (args.has("--c-api")) {
     // Only the C API section (both transports), e.g. to compare them quickly.
@@ -198,9 +213,10 @@ const program = Effect.gen(function*() {
   )
 
   const { c, sidecar } = yield* cApiBench(context, server)
+  const retry = args.has("--no-retry") ? undefined : yield* retryBench(server, box, retryRounds)
 
   if (args.has("--json")) {
-    console.log(JSON.stringify({ machine, startup, client: clientFigures, clientOverhead: overhead, bridge, c, sidecar, load }, null, 2))
+    console.log(JSON.stringify({ machine, startup, client: clientFigures, clientOverhead: overhead, bridge, c, sidecar, load, retry }, null, 2))
     return
   }
   const f = bridge.freshness
@@ -227,6 +243,10 @@ const program = Effect.gen(function*() {
     `  ${load.handleCycles} handle open/destroy cycles (after a warm-up of ${load.handleCycles / 4}): RSS ${load.rssBeforeMiB} -> ${load.rssAfterMiB} MiB` +
       ` (each quarter: ${load.rssSeriesMiB.join(", ")}), heap ${load.heapBeforeMiB} -> ${load.heapAfterMiB} MiB`
   )
+  if (retry !== undefined) {
+    console.log(`\n${retryHeading(retry)}`)
+    console.log(retryTable(retry))
+  }
 })
 
 ;(args.has("--startup") ? startupOnly : program).pipe(

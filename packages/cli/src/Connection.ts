@@ -209,11 +209,17 @@ const connectionTo = (
   Option.match(options.url, {
     onSome: (url) =>
       Layer.merge(
-        OpenCodeConnection.layer({
-          url,
-          password: Option.getOrUndefined(options.password),
-          directory: Option.getOrUndefined(Option.map(options.directory, (d) => resolve(d)))
-        }),
+        // The retry settings (OPENCODE_STORAGE_RETRY_BUDGET...) come from the environment.
+        Layer.effect(
+          OpenCodeConnection.OpenCodeConnection,
+          Effect.map(OpenCodeConnection.retryConfig, (retry) =>
+            OpenCodeConnection.make({
+              ...retry,
+              url,
+              password: Option.getOrUndefined(options.password),
+              directory: Option.getOrUndefined(Option.map(options.directory, (d) => resolve(d)))
+            }))
+        ),
         // Not ours: OpenCode holds the owner secrets of its share service.
         Layer.succeed(ShareGrants.ShareGrants, ShareGrants.none)
       ),
@@ -229,7 +235,9 @@ const connectionTo = (
         OpenCodeConnection.OpenCodeConnection,
         Effect.flatMap(loadServer, (OpenCodeServer) =>
           withProgress("starting a local OpenCode server", OpenCodeServer.supervise({ cwd }))).pipe(
-            Effect.map((info) => OpenCodeConnection.make({ url: info.url, password: info.password }))
+            Effect.flatMap((info) =>
+              Effect.map(OpenCodeConnection.retryConfig, (retry) => OpenCodeConnection.make({ ...retry, url: info.url, password: info.password }))
+            )
           )
       ).pipe(
         Layer.provideMerge(share),

@@ -190,7 +190,15 @@ export const make: Effect.Effect<Service, never, HttpClient.HttpClient | OpenCod
           })),
       delete: (sessionId) =>
         withId(sessionId, (id) =>
-          run({ method: "DELETE", path: `/session/${id}`, sessionId: id, idempotent: false, decode: Schema.Boolean })),
+          // Retried on OpenCode's storage error only; a 404 on a retry means it is gone.
+          run({
+            method: "DELETE",
+            path: `/session/${id}`,
+            sessionId: id,
+            idempotent: false,
+            goneOnRetry: { value: true },
+            decode: Schema.Boolean
+          })),
       children: (sessionId) =>
         withId(sessionId, (id) =>
           run({ method: "GET", path: `/session/${id}/children`, sessionId: id, idempotent: true, decode: Sessions })),

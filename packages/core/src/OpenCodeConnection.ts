@@ -41,8 +41,28 @@ export interface ConnectionSettings {
    * up on that attempt soon and tries again.
    */
   readonly streamOpenTimeout: Duration.Duration
-  /** How many times an idempotent request is retried after a transient failure. */
+  /**
+   * How many times an idempotent request is retried after a connection failure (refused, reset)
+   * or a 502/503/504, on the fast schedule (40 ms, doubling, capped at 1 s, jittered).
+   */
   readonly retries: number
+  /**
+   * How long, from the start of a call, OpenCode's storage error (its generic 500, answered while
+   * its database is locked) may be retried: no retry starts after it; zero turns those retries off.
+   * Only idempotent calls and deletes are retried (docs/retries.md).
+   */
+  readonly storageRetryBudget: Duration.Duration
+  /** The first wait before a storage retry; it doubles each time, jittered. */
+  readonly storageRetryDelay: Duration.Duration
+  /** The cap of the wait between two storage retries, before its jitter (0.8x to 1.2x). */
+  readonly storageRetryMaxDelay: Duration.Duration
+  /**
+   * The connection's retry budget: a bucket of this many tokens shared by all its calls; every
+   * retry (of either kind) takes one, and while it is empty nothing is retried. Zero: no retries.
+   */
+  readonly retryTokens: number
+  /** One retry token comes back per this much time, up to `retryTokens`. */
+  readonly retryTokenRefill: Duration.Duration
 }
 
 /**
@@ -65,7 +85,12 @@ export const defaults = {
   initTimeout: Duration.minutes(10),
   heartbeatTimeout: Duration.seconds(30),
   streamOpenTimeout: Duration.seconds(3),
-  retries: 3
+  retries: 3,
+  storageRetryBudget: Duration.seconds(15),
+  storageRetryDelay: Duration.millis(500),
+  storageRetryMaxDelay: Duration.seconds(4),
+  retryTokens: 20,
+  retryTokenRefill: Duration.seconds(1)
 } as const
 
 /**
@@ -82,6 +107,11 @@ export interface Options {
   readonly heartbeatTimeout?: Duration.DurationInput | undefined
   readonly streamOpenTimeout?: Duration.DurationInput | undefined
   readonly retries?: number | undefined
+  readonly storageRetryBudget?: Duration.DurationInput | undefined
+  readonly storageRetryDelay?: Duration.DurationInput | undefined
+  readonly storageRetryMaxDelay?: Duration.DurationInput | undefined
+  readonly retryTokens?: number | undefined
+  readonly retryTokenRefill?: Duration.DurationInput | undefined
 }
 
 /**
@@ -97,7 +127,12 @@ export const make = (options: Options): ConnectionSettings => ({
   initTimeout: Duration.decode(options.initTimeout ?? defaults.initTimeout),
   heartbeatTimeout: Duration.decode(options.heartbeatTimeout ?? defaults.heartbeatTimeout),
   streamOpenTimeout: Duration.decode(options.streamOpenTimeout ?? defaults.streamOpenTimeout),
-  retries: options.retries ?? defaults.retries
+  retries: options.retries ?? defaults.retries,
+  storageRetryBudget: Duration.decode(options.storageRetryBudget ?? defaults.storageRetryBudget),
+  storageRetryDelay: Duration.decode(options.storageRetryDelay ?? defaults.storageRetryDelay),
+  storageRetryMaxDelay: Duration.decode(options.storageRetryMaxDelay ?? defaults.storageRetryMaxDelay),
+  retryTokens: options.retryTokens ?? defaults.retryTokens,
+  retryTokenRefill: Duration.decode(options.retryTokenRefill ?? defaults.retryTokenRefill)
 })
 
 /**
@@ -108,10 +143,32 @@ export const make = (options: Options): ConnectionSettings => ({
 export const layer = (options: Options): Layer.Layer<OpenCodeConnection> =>
   Layer.succeed(OpenCodeConnection, make(options))
 
+const nonNegative = (name: string) =>
+  Config.validate({ message: `${name} must be 0 or more`, validation: (n: number) => n >= 0 })
+
+/**
+ * The retry settings read from configuration, each with its default: `OPENCODE_RETRIES`,
+ * `OPENCODE_STORAGE_RETRY_BUDGET`, `OPENCODE_STORAGE_RETRY_DELAY`,
+ * `OPENCODE_STORAGE_RETRY_MAX_DELAY` (durations such as `15 seconds`), `OPENCODE_RETRY_TOKENS`
+ * and `OPENCODE_RETRY_TOKEN_REFILL`. Read by `config`, and by the CLI and the C API's sidecar.
+ *
+ * @since 0.1.0
+ */
+export const retryConfig: Config.Config<
+  Pick<Options, "retries" | "storageRetryBudget" | "storageRetryDelay" | "storageRetryMaxDelay" | "retryTokens" | "retryTokenRefill">
+> = Config.all({
+  retries: Config.withDefault(Config.integer("OPENCODE_RETRIES").pipe(nonNegative("OPENCODE_RETRIES")), defaults.retries),
+  storageRetryBudget: Config.withDefault(Config.duration("OPENCODE_STORAGE_RETRY_BUDGET"), defaults.storageRetryBudget),
+  storageRetryDelay: Config.withDefault(Config.duration("OPENCODE_STORAGE_RETRY_DELAY"), defaults.storageRetryDelay),
+  storageRetryMaxDelay: Config.withDefault(Config.duration("OPENCODE_STORAGE_RETRY_MAX_DELAY"), defaults.storageRetryMaxDelay),
+  retryTokens: Config.withDefault(Config.integer("OPENCODE_RETRY_TOKENS").pipe(nonNegative("OPENCODE_RETRY_TOKENS")), defaults.retryTokens),
+  retryTokenRefill: Config.withDefault(Config.duration("OPENCODE_RETRY_TOKEN_REFILL"), defaults.retryTokenRefill)
+})
+
 /**
  * The configuration read by `layerConfig`: `OPENCODE_URL`, `OPENCODE_SERVER_PASSWORD`,
- * `OPENCODE_DIRECTORY`, `OPENCODE_REQUEST_TIMEOUT` (a duration such as `5 seconds`) and
- * `OPENCODE_HEARTBEAT_TIMEOUT`.
+ * `OPENCODE_DIRECTORY`, `OPENCODE_REQUEST_TIMEOUT` (a duration such as `5 seconds`),
+ * `OPENCODE_HEARTBEAT_TIMEOUT`, and the retry settings of `retryConfig`.
  *
  * @since 0.1.0
  */
@@ -125,8 +182,9 @@ export const config: Config.Config<Options> = Config.all({
   password: Config.option(Config.redacted("OPENCODE_SERVER_PASSWORD")).pipe(Config.map(Option.getOrUndefined)),
   directory: Config.option(Config.string("OPENCODE_DIRECTORY")).pipe(Config.map(Option.getOrUndefined)),
   requestTimeout: Config.withDefault(Config.duration("OPENCODE_REQUEST_TIMEOUT"), defaults.requestTimeout),
-  heartbeatTimeout: Config.withDefault(Config.duration("OPENCODE_HEARTBEAT_TIMEOUT"), defaults.heartbeatTimeout)
-})
+  heartbeatTimeout: Config.withDefault(Config.duration("OPENCODE_HEARTBEAT_TIMEOUT"), defaults.heartbeatTimeout),
+  retry: retryConfig
+}).pipe(Config.map(({ retry, ...rest }) => ({ ...rest, ...retry })))
 
 /**
  * A connection to an existing server, read from configuration (see `config`).

@@ -76,16 +76,21 @@ export class BadRequest extends Schema.TaggedError<BadRequest>("@plue/core/BadRe
 }
 
 /**
- * The server failed (HTTP 5xx or another unexpected status).
+ * The server failed (HTTP 5xx or another unexpected status). `attempts` is set when the call was
+ * retried (how many times it was sent in all).
  *
  * @since 0.1.0
  */
 export class ServerError extends Schema.TaggedError<ServerError>("@plue/core/ServerError")(
   "ServerError",
-  { request: RequestTarget, status: Schema.Number, detail: Schema.String }
+  { request: RequestTarget, status: Schema.Number, detail: Schema.String, attempts: Schema.optional(Schema.Number) }
 ) {
   override get message(): string {
-    return `OpenCode failed on ${this.request.method} ${this.request.url} with status ${this.status}: ${this.detail}. The server log may say more.`
+    const tried = this.attempts !== undefined && this.attempts > 1 ? ` (sent ${this.attempts} times)` : ""
+    const hint = this.status === 500 && this.attempts !== undefined && this.attempts > 1
+      ? " OpenCode answers this while its database is locked by another process. The server log may say more."
+      : " The server log may say more."
+    return `OpenCode failed on ${this.request.method} ${this.request.url} with status ${this.status}${tried}: ${this.detail}.${hint}`
   }
 }
 

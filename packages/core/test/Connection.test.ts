@@ -167,7 +167,7 @@ describe("how answers are classified", () => {
         if (path === "/session/ses_gone") return void res.writeHead(404).end()
         return void res.writeHead(404).end("no such route")
       })
-      const client = yield* clientFor(server.url, { retries: 0 })
+      const client = yield* clientFor(server.url, { retries: 0, storageRetryBudget: 0 })
 
       const data = yield* Effect.flip(client.update("ses_data", { title: "x" }))
       assert.strictEqual(data._tag, "BadRequest")

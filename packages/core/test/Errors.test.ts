@@ -49,6 +49,7 @@ describe("errors cross a boundary as data", () => {
     new OpenCodeError.Unauthorized({ request, status: 401, passwordSent: true }),
     new OpenCodeError.BadRequest({ request, status: 422, detail: "title: Expected string" }),
     new OpenCodeError.ServerError({ request, status: 500, detail: "UnknownError" }),
+    new OpenCodeError.ServerError({ request, status: 500, detail: "UnknownError", attempts: 3 }),
     new OpenCodeError.Unreachable({ request, reason: "refused", detail: "ECONNREFUSED" }),
     new OpenCodeError.ProtocolError({ request, what: "the response body", detail: "title: Expected string" })
   ]

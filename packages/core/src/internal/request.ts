@@ -10,7 +10,6 @@ import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
-import * as Random from "effect/Random"
 import * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
@@ -28,6 +27,7 @@ import {
 } from "../OpenCodeError.js"
 import { wireParseOptions } from "../OpenCodeSchema.js"
 import { compileCheck } from "./check.js"
+import { makeRetryTokens, storageSchedule, transientSchedule } from "./retry.js"
 
 /** What one call needs to know to be sent, classified and decoded. */
 export interface Spec<A> {
@@ -35,8 +35,13 @@ export interface Spec<A> {
   readonly path: string
   readonly urlParams?: Record<string, string> | undefined
   readonly body?: unknown
-  /** Safe to send twice: retried on a transient failure. */
+  /** Safe to send twice: retried on a transient failure and on OpenCode's storage error. */
   readonly idempotent: boolean
+  /**
+   * A delete: never repeated after a transient failure, but retried on OpenCode's storage error
+   * (which applies nothing); a 404 on a retry means an earlier attempt did it, and answers `value`.
+   */
+  readonly goneOnRetry?: { readonly value: A } | undefined
   /** The session the path names: a 404 then means `SessionNotFound`. */
   readonly sessionId?: string | undefined
   readonly timeout?: Duration.Duration | undefined
@@ -97,6 +102,19 @@ const describe = (cause: unknown): string => {
   return code && !message.includes(code) ? `${code}: ${message}` : message
 }
 
+/**
+ * OpenCode's answer when its storage failed (seen while its SQLite database is write-locked by
+ * another process: after its 5 s busy wait, nothing applied): a 500 named `UnknownError`.
+ */
+const isStorageAnswer = (status: number, body: string): boolean => {
+  if (status !== 500) return false
+  try {
+    return (JSON.parse(body) as { name?: unknown } | null)?.name === "UnknownError"
+  } catch {
+    return false
+  }
+}
+
 /** The server's own words from an error body, kept short. */
 const serverDetail = (body: string): string => {
   try {
@@ -138,9 +156,16 @@ const withDeadline = <E2>(duration: Duration.Duration, onTimeout: () => E2) =>
     })
   )
 
-const isRetryable = (error: OpenCodeError): boolean =>
+/** Errors that were OpenCode's storage answer (see `isStorageAnswer`). */
+const storageErrors = new WeakSet<OpenCodeError>()
+
+const isTransient = (error: OpenCodeError): boolean =>
   (error._tag === "Unreachable" && (error.reason === "refused" || error.reason === "reset" || error.reason === "transport")) ||
   (error._tag === "ServerError" && (error.status === 502 || error.status === 503 || error.status === 504))
+
+/** The last error of a retried call, saying how many attempts were made. */
+const withAttempts = (error: OpenCodeError, attempts: number): OpenCodeError =>
+  error._tag === "ServerError" && attempts > 1 ? new ServerError({ request: error.request, status: error.status, detail: error.detail, attempts }) : error
 
 /** Builds the pipeline for one connection over the ambient HttpClient. */
 export const makePipeline = (settings: ConnectionSettings, base: HttpClient.HttpClient): Pipeline => {
@@ -174,14 +199,9 @@ export const makePipeline = (settings: ConnectionSettings, base: HttpClient.Http
     return { target, request }
   }
 
-  // After a first failure: 40 ms (jittered), then exponential, each wait at most 1 s; in all
-  // `retries` retries. Jitter comes from Effect's Random, waits from its Clock.
-  const firstRetryDelay = Effect.flatMap(Random.next, (r) => Effect.sleep(Duration.millis(40 * (0.8 + r * 0.4))))
-  const retrySchedule = Schedule.exponential(Duration.millis(80), 2).pipe(
-    Schedule.jittered,
-    Schedule.either(Schedule.spaced(Duration.seconds(1))),
-    Schedule.intersect(Schedule.recurs(settings.retries - 1))
-  )
+  // One retry budget for every call of this connection.
+  const tokens = makeRetryTokens(settings.retryTokens, settings.retryTokenRefill)
+  const storageBudget = Duration.toMillis(settings.storageRetryBudget)
 
   const transportError = (target: Target) => (error: HttpClientError.HttpClientError) =>
     new Unreachable({
@@ -217,7 +237,9 @@ export const makePipeline = (settings: ConnectionSettings, base: HttpClient.Http
     if (status === 401 || status === 403) return new Unauthorized({ request: target, status, passwordSent })
     if (status === 404 && sessionId !== undefined) return new SessionNotFound({ sessionId, request: target })
     if (status === 400 || status === 422) return new BadRequest({ request: target, status, detail: serverDetail(body) })
-    return new ServerError({ request: target, status, detail: serverDetail(body) })
+    const error = new ServerError({ request: target, status, detail: serverDetail(body) })
+    if (isStorageAnswer(status, body)) storageErrors.add(error)
+    return error
   }
 
   const classify = <A>(spec: Spec<A>, target: Target, status: number, body: string): Either.Either<A, OpenCodeError> => {
@@ -247,12 +269,63 @@ export const makePipeline = (settings: ConnectionSettings, base: HttpClient.Http
       withDeadline(timeout, timedOut(target, "no complete answer", timeout)),
       Effect.flatten
     )
-    if (!spec.idempotent || settings.retries === 0) return attempt
-    // The retry machinery is entered only after a first failure: the usual call pays nothing
-    // for it. The first retry waits like every later one.
-    return Effect.catchIf(attempt, isRetryable, () =>
-      Effect.retry(Effect.zipRight(firstRetryDelay, attempt), { schedule: retrySchedule, while: isRetryable }))
+    const transient = spec.idempotent && settings.retries > 0
+    const storage = (spec.idempotent || spec.goneOnRetry !== undefined) && storageBudget > 0
+    if (!(transient || storage) || settings.retryTokens <= 0) return attempt
+    const kindOf = (error: OpenCodeError) =>
+      transient && isTransient(error) ? "transient" : storage && storageErrors.has(error) ? "storage" : undefined
+    // The retry machinery is entered only after a first failure that may be retried: the usual
+    // call pays for one clock read. The storage budget counts from the start of the call.
+    return Effect.clockWith((clock) => {
+      const start = clock.unsafeCurrentTimeMillis()
+      return Effect.catchAll(attempt, (error) =>
+        kindOf(error) === undefined ? Effect.fail(error) : retrying(spec, attempt, kindOf, start, error))
+    })
   }
+
+  /**
+   * Retries `attempt` after `first`: connection failures on the fast schedule, storage errors on
+   * the slow one (each with its own state), every retry taking one of the connection's tokens.
+   * It gives up with the last error when the schedule ends or the bucket is empty.
+   */
+  const retrying = <A>(
+    spec: Spec<A>,
+    attempt: Effect.Effect<A, OpenCodeError>,
+    kindOf: (error: OpenCodeError) => "transient" | "storage" | undefined,
+    start: number,
+    first: OpenCodeError
+  ): Effect.Effect<A, OpenCodeError> =>
+    Effect.gen(function*() {
+      let fast: Schedule.ScheduleDriver<unknown, unknown> | undefined
+      let slow: Schedule.ScheduleDriver<Duration.Duration, unknown> | undefined
+      let error = first
+      let attempts = 1
+      const giveUp = () => Effect.fail(withAttempts(error, attempts))
+      for (;;) {
+        const kind = kindOf(error)
+        if (kind === undefined) return yield* giveUp()
+        if (!(yield* tokens.take)) return yield* giveUp()
+        let driver: Schedule.ScheduleDriver<unknown, unknown>
+        if (kind === "transient") {
+          if (fast === undefined) fast = yield* Schedule.driver(transientSchedule(settings.retries))
+          driver = fast
+        } else {
+          if (slow === undefined) slow = yield* Schedule.driver(storageSchedule(settings, start + storageBudget))
+          driver = slow
+        }
+        // Waits on Effect's Clock; fails (None) when the schedule is done.
+        const waited = yield* Effect.either(driver.next(error))
+        if (Either.isLeft(waited)) {
+          yield* tokens.giveBack
+          return yield* giveUp()
+        }
+        attempts++
+        const result = yield* Effect.either(attempt)
+        if (Either.isRight(result)) return result.right
+        error = result.left
+        if (spec.goneOnRetry !== undefined && error._tag === "SessionNotFound") return spec.goneOnRetry.value
+      }
+    })
 
   const open: Pipeline["open"] = (path, accept, timeout) => {
     const { request, target } = build("GET", path, accept, undefined, undefined)
