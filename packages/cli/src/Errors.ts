@@ -194,6 +194,7 @@ export const outcomes: Mapping<CliError> = {
   InvalidHandle: internal,
   Aborted: internal,
   ShareUnavailable: internal,
+  OutboxError: internal,
   ShareFailed: internal,
   InitFailed: internal,
   BadArgument: internal,

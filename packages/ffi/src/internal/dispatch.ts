@@ -46,7 +46,9 @@ export const errorCodes: ErrorCodeMap<PlueError.SessionError> = {
   Aborted: "PLUE_ERR_ABORTED",
   ServerError: "PLUE_ERR_SERVER",
   ProtocolError: "PLUE_ERR_PROTOCOL",
-  ShareUnavailable: "PLUE_ERR_SHARE_UNAVAILABLE"
+  ShareUnavailable: "PLUE_ERR_SHARE_UNAVAILABLE",
+  // The outbox's files could not be written (disk full, no permission): nothing was queued.
+  OutboxError: "PLUE_ERR_INTERNAL"
 }
 
 /** The plue_error code of a session failure. */
