@@ -1,5 +1,7 @@
 import { assert, layer } from "@effect/vitest"
-import { Context, Effect, Layer, Stream } from "effect"
+import { Context, Effect, Layer, Redacted, Stream } from "effect"
+import { fileURLToPath } from "node:url"
+import * as Spawn from "@plue/testing/Spawn"
 import { FileSystem } from "@effect/platform"
 import * as OpenCodeConnection from "../src/OpenCodeConnection.js"
 import * as OpenCodeServer from "../src/OpenCodeServer.js"
@@ -48,6 +50,27 @@ const serverIds = Effect.map(other<Array<{ id: string }>>("GET", "/session?limit
 
 const offline = (proxy: Proxy.Proxy) => Effect.sync(() => proxy.setMode("drop"))
 const online = (proxy: Proxy.Proxy) => Effect.sync(() => proxy.setMode("pass"))
+
+const CHILD = fileURLToPath(new URL("./fixtures/outbox-child.mjs", import.meta.url))
+
+/** What a plue child process needs to use the outbox through `proxy`. */
+const childEnv = (proxy: Proxy.Proxy, stateHome: string) =>
+  Effect.map(OpenCodeServer.OpenCodeServer, (server) => ({
+    OPENCODE_URL: proxy.url,
+    OPENCODE_SERVER_PASSWORD: Redacted.value(server.password),
+    OPENCODE_HEARTBEAT_TIMEOUT: "2 seconds",
+    OPENCODE_REQUEST_TIMEOUT: "60 seconds",
+    PLUE_OUTBOX: "1",
+    XDG_STATE_HOME: stateHome
+  }))
+
+const replayIn = (env: Record<string, string>) =>
+  Effect.gen(function*() {
+    const child = yield* Spawn.spawn(process.execPath, [CHILD, "replay"], { env })
+    const result = yield* child.result
+    assert.strictEqual(result.code, 0, result.stderr)
+    return result.stdout
+  })
 
 const drained = (sessions: SessionManager["Type"]) =>
   Wait.until("the outbox to be empty", Effect.map(sessions.outbox.list, (items) => items.length === 0))
@@ -191,4 +214,74 @@ layer(Live, { timeout: 240_000, excludeTestServices: true })("the outbox against
       yield* sessions.outbox.drop(items[0]!.opId)
       assert.deepStrictEqual(yield* sessions.outbox.list, [])
     }), 120_000)
+
+  it.scoped("operations queued by a process killed with -9 are applied exactly once by the next process", () =>
+    Effect.gen(function*() {
+      const server = yield* OpenCodeServer.OpenCodeServer
+      const fs = yield* FileSystem.FileSystem
+      const stateHome = yield* fs.makeTempDirectoryScoped({ prefix: "plue-outbox-" })
+      const proxy = yield* Proxy.start(server.url)
+      const env = yield* childEnv(proxy, stateHome)
+      const target = yield* other<{ id: string }>("POST", "/session", { title: "target" })
+      const before = (yield* serverIds).length
+
+      const child = yield* Spawn.spawn(process.execPath, [CHILD, "queue", target.id], { env })
+      yield* child.waitFor("stdout", /opened/)
+      proxy.setMode("drop")
+      const bornId = (yield* child.waitFor("stdout", /queued ses_[0-9A-Za-z]+/)).split(" ")[1]!
+      yield* child.signal("SIGKILL")
+      assert.isNull((yield* child.result).code)
+      assert.isFalse((yield* serverIds).includes(bornId))
+      assert.strictEqual(yield* serverTitle(target.id), "target")
+
+      proxy.setMode("pass")
+      assert.match(yield* replayIn(env), /remaining 0/)
+      const ids = yield* serverIds
+      assert.strictEqual(ids.length, before + 1)
+      assert.strictEqual(ids.filter((id) => id === bornId).length, 1)
+      assert.strictEqual(yield* serverTitle(bornId), "born in a child")
+      assert.strictEqual(yield* serverTitle(target.id), "renamed by a child")
+      // A further process finds nothing to send.
+      const creates = proxy.count(/^POST \/api\/session/)
+      assert.match(yield* replayIn(env), /remaining 0/)
+      assert.strictEqual((yield* serverIds).length, before + 1)
+      assert.isAtMost(proxy.count(/^POST \/api\/session/) - creates, 1, "at most the probe at connect")
+    }), 180_000)
+
+  it.scoped("kill -9 after the server applied a create but before its answer came back: the restart makes no second session", () =>
+    Effect.gen(function*() {
+      const server = yield* OpenCodeServer.OpenCodeServer
+      const fs = yield* FileSystem.FileSystem
+      const stateHome = yield* fs.makeTempDirectoryScoped({ prefix: "plue-outbox-" })
+      const proxy = yield* Proxy.start(server.url)
+      const env = yield* childEnv(proxy, stateHome)
+      const before = (yield* serverIds).length
+      const go = `${stateHome}/go`
+
+      const child = yield* Spawn.spawn(process.execPath, [CHILD, "create", go], { env })
+      yield* child.waitFor("stdout", /connected/)
+      // The probe at connect got its answer; from now on the server hears, the child does not.
+      yield* Wait.until("the create-by-id probe", () => proxy.answered(/^POST \/api\/session/) >= 1)
+      proxy.setMode("swallow")
+      yield* fs.writeFileString(go, "")
+      const [folder] = yield* Wait.until("the outbox folder", fs.exists(`${stateHome}/plue/outbox`)).pipe(
+        Effect.zipRight(fs.readDirectory(`${stateHome}/plue/outbox`))
+      )
+      const ops = `${stateHome}/plue/outbox/${folder}/ops`
+      const written = Effect.map(fs.readDirectory(ops), (names) => names.filter((n) => n.endsWith(".json") && !n.includes(".tmp-")))
+      yield* Wait.until("the queued create", Effect.map(written, (names) => names.length === 1))
+      const [name] = yield* written
+      const op = JSON.parse(yield* fs.readFileString(`${ops}/${name}`)) as { sessionId: string }
+      yield* Wait.until("the server to have the session", Effect.map(serverIds, (ids) => ids.includes(op.sessionId)))
+      yield* child.signal("SIGKILL")
+      yield* child.result
+      assert.notInclude(child.stdout(), "created")
+
+      proxy.setMode("pass")
+      assert.match(yield* replayIn(env), /remaining 0/)
+      const ids = yield* serverIds
+      assert.strictEqual(ids.length, before + 1)
+      assert.strictEqual(ids.filter((id) => id === op.sessionId).length, 1)
+      assert.strictEqual(yield* serverTitle(op.sessionId), "created once")
+    }), 180_000)
 })

@@ -29,8 +29,10 @@ export interface Proxy {
    * sent it (the connection is cut instead): the server applied it, the client never heard.
    */
   readonly dropNextAnswer: (pattern: RegExp) => void
-  /** How many requests whose head matched a pattern given to `count` went through. */
+  /** How many requests whose head matches `pattern` went through. */
   readonly count: (pattern: RegExp) => number
+  /** How many answers to requests whose head matches `pattern` reached the client. */
+  readonly answered: (pattern: RegExp) => number
 }
 
 /**
@@ -45,6 +47,7 @@ export const start = (target: string): Effect.Effect<Proxy, never, Scope.Scope> 
       let mode: Mode = "pass"
       let dropAnswer: RegExp | undefined
       const heads: Array<string> = []
+      const answers: Array<string> = []
       const sockets = new Set<Socket>()
       const cutAll = () => sockets.forEach((s) => s.destroy())
       const server = createServer((client) => {
@@ -55,6 +58,7 @@ export const start = (target: string): Effect.Effect<Proxy, never, Scope.Scope> 
         const upstream = new Socket()
         sockets.add(upstream)
         let armed = false
+        let last = ""
         upstream.on("error", () => client.destroy())
         upstream.on("close", () => {
           sockets.delete(upstream)
@@ -67,6 +71,7 @@ export const start = (target: string): Effect.Effect<Proxy, never, Scope.Scope> 
           const head = /^(GET|POST|PATCH|PUT|DELETE) [^\r\n]*/m.exec(text)
           if (head !== null) {
             heads.push(head[0])
+            last = head[0]
             if (dropAnswer !== undefined && dropAnswer.test(head[0])) {
               dropAnswer = undefined
               armed = true
@@ -81,6 +86,7 @@ export const start = (target: string): Effect.Effect<Proxy, never, Scope.Scope> 
             return
           }
           if (mode === "swallow") return
+          if (/^HTTP\/1\.1 /.test(chunk.toString("latin1", 0, 9))) answers.push(last)
           client.write(chunk)
         })
       })
@@ -94,7 +100,8 @@ export const start = (target: string): Effect.Effect<Proxy, never, Scope.Scope> 
               if (next !== "pass") cutAll()
             },
             dropNextAnswer: (pattern) => void (dropAnswer = pattern),
-            count: (pattern) => heads.filter((h) => pattern.test(h)).length
+            count: (pattern) => heads.filter((h) => pattern.test(h)).length,
+            answered: (pattern) => answers.filter((h) => pattern.test(h)).length
           },
           close: () =>
             new Promise<void>((done) => {

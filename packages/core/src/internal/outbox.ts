@@ -407,7 +407,14 @@ export const make = (deps: {
       onSome: (sync) =>
         Effect.forkScoped(sync.changes.pipe(
           Stream.filter((s) => s.status === "connected"),
-          Stream.runForEach(() => Effect.zipRight(Effect.sync(() => void (offline = false)), wake))
+          // Probed at every connect: the route is what makes a replayed create exactly once.
+          Stream.runForEach(() =>
+            Effect.gen(function*() {
+              offline = false
+              const probed = yield* Effect.either(client.probeCreateWithId)
+              if (probed._tag === "Right") createRoute = probed.right
+              yield* wake
+            }))
         ))
     })
     yield* Effect.forkScoped(Effect.gen(function*() {
