@@ -128,6 +128,22 @@ layer(Live, { timeout: 240_000, excludeTestServices: true })("the outbox against
       assert.isUndefined((yield* sessions.info(born)).pending)
     }), 120_000)
 
+  it.scoped("online, a rename is queued, sent and confirmed: one Updated, no second one for the server's echo", () =>
+    Effect.gen(function*() {
+      const { seen, sessions } = yield* offlineCapable()
+      const handle = yield* sessions.create({ title: "echo" })
+      const id = yield* sessions.sessionId(handle)
+      const from = seen.length
+      const result = yield* sessions.updateTitle(handle, "echo, renamed")
+      assert.strictEqual(result.title, "echo, renamed")
+      assert.strictEqual(yield* serverTitle(id), "echo, renamed")
+      yield* Wait.until("the confirmation", () => seen.slice(from).some((e) => e._tag === "Confirmed"))
+      // A quiet moment in which a second Updated (the server's echo) would show.
+      yield* Effect.sleep("1 second")
+      const mine = seen.slice(from).filter((e) => ("sessionId" in e && e.sessionId === id) || ("session" in e && e.session?.id === id))
+      assert.deepStrictEqual(mine.map((e) => e._tag), ["Queued", "Updated", "Confirmed"])
+    }), 120_000)
+
   it.scoped("a delete of a session whose create is still queued sends nothing", () =>
     Effect.gen(function*() {
       const { proxy, seen, sessions } = yield* offlineCapable()
