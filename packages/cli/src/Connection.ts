@@ -273,8 +273,9 @@ export const layer = (
 export const bridge = (options: ConnectionOptions) =>
   Layer.unwrapEffect(
     Effect.map(
-      Effect.promise(() => import("@plue/core/Plue")),
-      (Plue) => Plue.layer().pipe(Layer.provideMerge(connection(options)))
+      Effect.promise(() => Promise.all([import("@plue/core/Plue"), import("@plue/core/Outbox")])),
+      // PLUE_OUTBOX=1 turns the outbox on for `plue watch`, `plue host` and the C sidecar too.
+      ([Plue, Outbox]) => Plue.layer().pipe(Layer.provide(Outbox.layerConfig), Layer.provideMerge(connection(options)))
     )
   )
 
@@ -300,6 +301,31 @@ export const managerLayer = (
       SessionManager.layer.pipe(
         Layer.provideMerge(SessionCache.layer()),
         Layer.provide(Layer.merge(OpenCodeClient.layer, SessionEvents.layer())),
+        Layer.provideMerge(connection(options))
+      )
+  ))
+
+/**
+ * The session manager with the outbox on (whatever `PLUE_OUTBOX` says; `PLUE_OUTBOX_POLICY` is
+ * read): what `plue outbox ...` and `--queue` use. Loaded when the command runs.
+ *
+ * @since 0.1.0
+ */
+export const outboxManagerLayer = (options: ConnectionOptions) =>
+  Layer.unwrapEffect(Effect.map(
+    Effect.promise(() =>
+      Promise.all([
+        import("@plue/core/SessionManager"),
+        import("@plue/core/SessionCache"),
+        import("@plue/core/SessionEvents"),
+        import("@plue/core/Outbox")
+      ])
+    ),
+    ([SessionManager, SessionCache, SessionEvents, Outbox]) =>
+      SessionManager.layer.pipe(
+        Layer.provideMerge(SessionCache.layer()),
+        Layer.provide(Layer.merge(OpenCodeClient.layer, SessionEvents.layer())),
+        Layer.provide(Layer.unwrapEffect(Effect.map(Outbox.config, (c) => Outbox.layer({ enabled: true, policy: c.policy })))),
         Layer.provideMerge(connection(options))
       )
   ))

@@ -34,6 +34,19 @@ export const ExitCode = {
 } as const
 
 /**
+ * `plue outbox flush` left operations unapplied (unreachable, conflicts, dead letters).
+ *
+ * @since 0.1.0
+ */
+export class OutboxNotApplied extends Schema.TaggedError<OutboxNotApplied>("@plue/cli/OutboxNotApplied")("OutboxNotApplied", {
+  count: Schema.Number
+}) {
+  override get message(): string {
+    return `${this.count} outbox operation${this.count === 1 ? " was" : "s were"} not applied`
+  }
+}
+
+/**
  * A mistake on the command line, with what to type instead.
  *
  * @since 0.1.0
@@ -196,6 +209,9 @@ export const outcomes: Mapping<CliError> = {
   InvalidHandle: internal,
   Aborted: internal,
   ShareUnavailable: internal,
+  OutboxError: internal,
+  OutboxNotApplied: internal,
+  OperationNotFound: (e) => ({ code: ExitCode.notFound, line: e.message }),
   ShareFailed: internal,
   InitFailed: internal,
   BadArgument: internal,

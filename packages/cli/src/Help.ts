@@ -89,6 +89,7 @@ export const commands: ReadonlyArray<CommandHelp> = [
     flags: [
       { long: "parent", value: "ID", description: "Create it as a child of this session" },
       { long: "title", short: "t", value: "TEXT", description: "Its title (default: OpenCode's)" },
+      { long: "queue", description: "With the server unreachable, queue it in the outbox (prints the op id too)" },
       json,
       ...connectionFlags
     ],
@@ -152,6 +153,37 @@ export const commands: ReadonlyArray<CommandHelp> = [
     examples: [`plue session unshare ${EX}`]
   },
   {
+    path: ["outbox", "list"],
+    summary: "List queued operations, conflicts and dead letters",
+    flags: [json, ...connectionFlags],
+    examples: ["plue outbox list --url http://127.0.0.1:4096"]
+  },
+  {
+    path: ["outbox", "flush"],
+    summary: "Replay the outbox now; exits 1 with a line per operation left",
+    flags: [json, ...connectionFlags],
+    examples: ["plue outbox flush --url http://127.0.0.1:4096"]
+  },
+  {
+    path: ["outbox", "drop"],
+    summary: "Drop a queued operation (rolling it back) or acknowledge a dead letter",
+    args: [["OPID", "An operation id from plue outbox list"]],
+    flags: connectionFlags,
+    examples: ["plue outbox drop op_233f77ffe002aBcDeFgHiJkLmN"]
+  },
+  {
+    path: ["outbox", "resolve"],
+    summary: "Resolve a title conflict, then replay",
+    args: [["OPID", "An operation id from plue outbox list"]],
+    flags: [
+      { long: "local", description: "Keep this side's title" },
+      { long: "remote", description: "Keep the server's title" },
+      { long: "text", value: "TEXT", description: "Send this title instead" },
+      ...connectionFlags
+    ],
+    examples: ["plue outbox resolve op_233f77ffe002aBcDeFgHiJkLmN --local"]
+  },
+  {
     path: ["watch"],
     summary: "Print the sessions at connect, then follow session events live until Ctrl-C",
     details: "First one snapshot of the sessions at connect, newest update first; then the events from this and\n" +
@@ -211,7 +243,13 @@ export const groups: ReadonlyArray<{ readonly path: ReadonlyArray<string>; reado
       "command and stops it after. Exit codes: 0 ok, 1 internal failure, 2 usage error,\n" +
       "3 session not found, 4 password refused, 5 unreachable, 130 interrupted."
   },
-  { path: ["session"], summary: "Manage OpenCode sessions" }
+  { path: ["session"], summary: "Manage OpenCode sessions" },
+  {
+    path: ["outbox"],
+    summary: "The durable outbox of offline writes",
+    details: "Operations queued while the server was unreachable (--queue, PLUE_OUTBOX=1), kept under\n" +
+      "$XDG_STATE_HOME/plue/outbox/ per server URL and directory: give the same --url."
+  }
 ]
 
 /** Flags the root command takes. */

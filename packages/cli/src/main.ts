@@ -6,6 +6,7 @@
 import * as Command from "@effect/cli/Command"
 import { demo } from "./commands/demo.js"
 import { host } from "./commands/host.js"
+import { outbox } from "./commands/outbox.js"
 import { serve } from "./commands/serve.js"
 import { session } from "./commands/session.js"
 import { shareServer } from "./commands/shareServer.js"
@@ -19,7 +20,7 @@ import { version } from "./Help.js"
  */
 export const plue = Command.make("plue").pipe(
   Command.withDescription("Drive OpenCode sessions from the terminal"),
-  Command.withSubcommands([session, watch, host, shareServer, demo, serve])
+  Command.withSubcommands([session, outbox, watch, host, shareServer, demo, serve])
 )
 
 /**

@@ -6,6 +6,7 @@ import { assert, describe, it } from "@effect/vitest"
 import * as HashMap from "effect/HashMap"
 import * as Help from "../src/Help.js"
 import { session } from "../src/commands/session.js"
+import { outbox } from "../src/commands/outbox.js"
 import { plue } from "../src/main.js"
 
 /** The flags (long and short) the framework parses for a command, read from its own help. */
@@ -16,18 +17,18 @@ const frameworkFlags = (descriptor: CommandDescriptor.Command<unknown>): Set<str
 }
 
 describe("Help.ts describes the commands the framework parses", () => {
-  // Every command the framework knows, by name (the names are unique across levels).
+  // Every command the framework knows, by its path ("list" is both `session list` and `outbox list`).
   const known = new Map<string, CommandDescriptor.Command<unknown>>()
-  const gather = (entries: ReadonlyArray<readonly [string, CommandDescriptor.Command<unknown>]>) => {
+  const gather = (prefix: ReadonlyArray<string>, entries: ReadonlyArray<readonly [string, CommandDescriptor.Command<unknown>]>) => {
     for (const [name, descriptor] of entries) {
-      if (known.has(name)) continue
-      known.set(name, descriptor)
-      gather(HashMap.toEntries(CommandDescriptor.getSubcommands(descriptor)))
+      const path = [...prefix, name].join(" ")
+      if (!known.has(path)) known.set(path, descriptor)
     }
   }
-  gather(HashMap.toEntries(Command.getSubcommands(plue)))
-  gather(HashMap.toEntries(Command.getSubcommands(session)))
-  const find = (path: ReadonlyArray<string>) => known.get(path.at(-1)!)
+  gather([], HashMap.toEntries(Command.getSubcommands(plue)))
+  gather(["session"], HashMap.toEntries(Command.getSubcommands(session)))
+  gather(["outbox"], HashMap.toEntries(Command.getSubcommands(outbox)))
+  const find = (path: ReadonlyArray<string>) => known.get(path.join(" "))
   /** The framework's own built-in flags, answered by Help.ts or passed through at the root. */
   const builtIn = new Set(["--completions", "--log-level", "--wizard", "--help", "-h", "--version"])
 

@@ -98,7 +98,9 @@ let lastValue = 0n
  *
  * @since 0.1.0
  */
-export const ascendingMessageId = (now: number): MessageId => {
+export const ascendingMessageId = (now: number): MessageId => MessageId.make(ascending("msg_", now))
+
+const ascending = (prefix: string, now: number): string => {
   const fromClock = BigInt(now) * 4096n + 1n
   const value = fromClock > lastValue ? fromClock : lastValue + 1n
   lastValue = value
@@ -107,5 +109,22 @@ export const ascendingMessageId = (now: number): MessageId => {
   globalThis.crypto.getRandomValues(bytes)
   let random = ""
   for (const byte of bytes) random += BASE62[byte % 62]
-  return MessageId.make(`msg_${time}${random}`)
+  return `${prefix}${time}${random}`
 }
+
+/**
+ * Generates a session id in OpenCode's format (`ses_`, 12 hex digits from the time, 14 random
+ * base62 characters): the id of a session created while the server is unreachable, sent later
+ * through OpenCode's create-by-id route.
+ *
+ * @since 0.1.0
+ */
+export const localSessionId = (now: number): SessionId => SessionId.make(ascending("ses_", now))
+
+/**
+ * Generates an outbox operation id: `op_` then the same ascending shape, so ids sort in the order
+ * they were made.
+ *
+ * @since 0.1.0
+ */
+export const operationId = (now: number): string => ascending("op_", now)

@@ -9,6 +9,7 @@ import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
 import * as Schema from "effect/Schema"
 import type * as ConfigError from "effect/ConfigError"
@@ -55,6 +56,17 @@ export interface Service {
   readonly create: (
     options?: { readonly parentID?: string | undefined; readonly title?: string | undefined }
   ) => Effect.Effect<Session, OpenCodeError>
+  /**
+   * `POST /api/session` with a session id chosen by the client: creates the session, or answers
+   * the existing one when the id is taken, so sending it twice makes one session. (A deleted id
+   * is created again: the caller must know it did not delete it.)
+   */
+  readonly createWithId: (sessionId: string) => Effect.Effect<void, OpenCodeError>
+  /**
+   * Whether the server has the create-by-id route: sends it a body it must refuse (nothing is
+   * created); a 400 means the route is there, a 404 that it is not.
+   */
+  readonly probeCreateWithId: Effect.Effect<boolean, OpenCodeError>
   /** Changes a session's title (or archives it). */
   readonly update: (
     sessionId: string,
@@ -106,6 +118,7 @@ export class OpenCodeClient extends Context.Tag("@plue/core/OpenCodeClient")<Ope
 
 const Health = Schema.Struct({ healthy: Schema.Boolean, version: Schema.String })
 const Sessions = Schema.Array(Session)
+const CreatedWithId = Schema.Struct({ data: Schema.Struct({ id: Schema.String }) })
 const FIRST_PAGE = 1000
 
 /**
@@ -175,6 +188,28 @@ export const make: Effect.Effect<Service, never, HttpClient.HttpClient | OpenCod
           ? send(undefined)
           : withId(options.parentID, (parentID) => Effect.zipRight(get(parentID), send(parentID)))
       },
+      createWithId: (sessionId) =>
+        withId(sessionId, (id) =>
+          run({
+            method: "POST",
+            path: "/api/session",
+            body: { id, ...Option.match(settings.directory, { onNone: () => ({}), onSome: (directory) => ({ location: { directory } }) }) },
+            // The route answers a repeated id with the session it made the first time.
+            idempotent: true,
+            decode: CreatedWithId
+          }).pipe(Effect.asVoid)),
+      probeCreateWithId: run({
+        method: "POST",
+        path: "/api/session",
+        body: { id: "not-a-session-id" },
+        idempotent: true,
+        decode: undefined
+      }).pipe(
+        // A 2xx would mean the server took an id it should refuse; the route is there either way.
+        Effect.as(true),
+        Effect.catchTag("BadRequest", () => Effect.succeed(true)),
+        Effect.catchIf((error) => error._tag === "ServerError" && error.status === 404, () => Effect.succeed(false))
+      ),
       update: (sessionId, patch) =>
         withId(sessionId, (id) =>
           run({

@@ -5,6 +5,7 @@
  */
 import * as Schema from "effect/Schema"
 import type { OpenCodeError } from "./OpenCodeError.js"
+import type { OperationNotFound, OutboxError } from "./Outbox.js"
 
 /**
  * The handle is not open: never issued, or already destroyed.
@@ -67,4 +68,4 @@ export class ShareUnavailable extends Schema.TaggedError<ShareUnavailable>("@plu
  *
  * @since 0.1.0
  */
-export type SessionError = OpenCodeError | InvalidHandle | SessionDeleted | Aborted | ShareUnavailable
+export type SessionError = OpenCodeError | InvalidHandle | SessionDeleted | Aborted | ShareUnavailable | OutboxError | OperationNotFound

@@ -79,6 +79,30 @@ export interface Service {
    * coherence, for the scope's life. For mirrors that must be exactly as current as the cache.
    */
   readonly onChange: (listener: (change: CacheChange) => void) => Effect.Effect<void, never, Scope.Scope>
+  /**
+   * Installs the outbox's view: every read and event of the cache then shows the visible value
+   * (the server's confirmed value with the pending operations folded over it), not the
+   * confirmed one. Without it the two are the same.
+   */
+  readonly setOverlay: (overlay: Overlay) => Effect.Effect<void>
+  /** Recomputes a session's visible value (its pending operations changed); publishes the change. */
+  readonly refresh: (sessionId: SessionId) => Effect.Effect<void>
+  /** Adds a session only this process knows yet (its create is queued); publishes `Created`. */
+  readonly addLocal: (session: Session) => Effect.Effect<void>
+  /** Forgets a deletion (a queued delete that failed for good), so the session can be read again. */
+  readonly undelete: (sessionId: SessionId) => Effect.Effect<void>
+}
+
+/**
+ * How pending outbox operations change what the cache shows.
+ *
+ * @since 0.1.0
+ */
+export interface Overlay {
+  /** The visible value of a session, from its confirmed value. */
+  readonly view: (confirmed: Session) => Session
+  /** Whether the session exists only here (a queued create): a listing that lacks it is not a deletion. */
+  readonly isLocal: (sessionId: string) => boolean
 }
 
 /**
@@ -120,6 +144,10 @@ interface Entry {
    * session of another project is neither; it is served for at most the TTL, then read again.
    */
   followed: boolean
+  /** What reads and events show: `session` with the overlay's pending operations folded over it. */
+  visible: Session
+  /** Made here for a queued create: any server view of it replaces it, whatever its time. */
+  local: boolean
 }
 
 /** The server's order: newest `time.updated` first; equal times as the server last listed them. */
@@ -172,6 +200,8 @@ export const make = (
     // Until the first listing is taken in, what a listing holds existed before we looked.
     let baselined = false
     let ranks = 0
+    let overlay: Overlay | undefined
+    const view = (session: Session): Session => (overlay === undefined ? session : overlay.view(session))
     const listeners = new Set<(change: CacheChange) => void>()
     const notify = (change: CacheChange) => {
       for (const listener of listeners) listener(change)
@@ -206,20 +236,29 @@ export const make = (
       }
       const entry = entries.get(session.id)
       if (entry === undefined) {
-        entries.set(session.id, { session, confirmedAt: now, rank: Number.MAX_SAFE_INTEGER, followed: origin !== "reconcile" })
-        notify({ _tag: "Upsert", session })
-        if (announce) events.unsafePublish({ _tag: "Created", session, origin })
+        const visible = view(session)
+        entries.set(session.id, { session, confirmedAt: now, rank: Number.MAX_SAFE_INTEGER, followed: origin !== "reconcile", visible, local: false })
+        notify({ _tag: "Upsert", session: visible })
+        if (announce) events.unsafePublish({ _tag: "Created", session: visible, origin })
         return
       }
       if (origin === "remote") entry.followed = true
       // Out of order or repeated: an older view never overwrites a newer one. A title change
       // keeps `time.updated`, so equal times are taken in (the stream is ordered).
-      if (session.time.updated < entry.session.time.updated) return
+      if (!entry.local && session.time.updated < entry.session.time.updated) return
+      entry.local = false
       entry.confirmedAt = now
-      const changes = diff(entry.session, session, origin)
-      if (changes.length === 0) return
       entry.session = session
-      notify({ _tag: "Upsert", session })
+      show(entry, origin)
+    }
+
+    /** Publishes what changed in an entry's visible value. */
+    const show = (entry: Entry, origin: Origin): void => {
+      const visible = view(entry.session)
+      const changes = diff(entry.visible, visible, origin)
+      entry.visible = visible
+      if (changes.length === 0) return
+      notify({ _tag: "Upsert", session: visible })
       for (const event of changes) events.unsafePublish(event)
     }
 
@@ -246,14 +285,19 @@ export const make = (
       const entry = entries.get(sessionId)
       entries.delete(sessionId)
       notify({ _tag: "Remove", sessionId })
-      const known = entry?.session ?? session
+      const known = entry?.visible ?? session
       events.unsafePublish({ _tag: "Deleted", sessionId, ...(known ? { session: known } : {}), origin })
       return 1
     }
 
     const fetchOne = (sessionId: SessionId): Effect.Effect<Session, OpenCodeError | SessionDeleted> =>
       client.get(sessionId).pipe(
-        Effect.tap((session) => Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.sync(() => apply(session, "reconcile", now)))),
+        Effect.flatMap((session) =>
+          Effect.flatMap(Clock.currentTimeMillis, (now) =>
+            Effect.sync(() => {
+              apply(session, "reconcile", now)
+              return entries.get(sessionId)?.visible ?? view(session)
+            }))),
         Effect.catchTag("SessionNotFound", (error) =>
           Effect.flatMap(Clock.currentTimeMillis, (now) =>
             Effect.suspend((): Effect.Effect<never, OpenCodeError | SessionDeleted> => {
@@ -271,7 +315,7 @@ export const make = (
         Effect.flatMap(Clock.currentTimeMillis, (now) => {
           if (tombstones.has(sessionId)) return Effect.fail(new SessionDeleted({ sessionId }))
           const entry = entries.get(sessionId)
-          if (entry !== undefined && current(entry, now)) return Effect.succeed(entry.session)
+          if (entry !== undefined && (current(entry, now) || entry.local)) return Effect.succeed(entry.visible)
           const pending = inflight.get(sessionId)
           if (pending !== undefined) return Deferred.await(pending)
           // The first miss fetches for every concurrent reader; the fetch completes even if
@@ -307,7 +351,7 @@ export const make = (
           entry.followed = true
         }
       })
-      return [...entries.keys()].filter((id) => !seen.has(id))
+      return [...entries.keys()].filter((id) => !seen.has(id) && !(overlay?.isLocal(id) ?? false))
     }
 
     /**
@@ -340,18 +384,32 @@ export const make = (
     /** Served without HTTP: the stream follows it and is live, or it was confirmed within the TTL. */
     const current = (entry: Entry, now: number) => (coherent && entry.followed) || now - entry.confirmedAt < ttl
 
-    const ordered = () => Array.from(entries.values()).sort(byServerOrder).map((entry) => entry.session)
+    const ordered = () => Array.from(entries.values()).sort(byServerOrder).map((entry) => entry.visible)
 
     const service: Service = {
-      peek: (sessionId) => Option.map(Option.fromNullable(entries.get(sessionId)), (entry) => entry.session),
+      peek: (sessionId) => Option.map(Option.fromNullable(entries.get(sessionId)), (entry) => entry.visible),
       fresh: (sessionId) =>
         Effect.map(Clock.currentTimeMillis, (now) => {
           const entry = entries.get(sessionId)
-          return entry !== undefined && current(entry, now) ? Option.some(entry.session) : Option.none()
+          return entry !== undefined && (current(entry, now) || entry.local) ? Option.some(entry.visible) : Option.none()
         }),
       get,
       list: Effect.suspend(() => {
         if (coherent) return Effect.succeed(ordered().filter((session) => entries.get(session.id)!.followed))
+        if (overlay !== undefined) {
+          // What the server listed, as visible here, and the sessions whose create is queued.
+          const local = overlay
+          return Effect.flatMap(client.list(), (sessions) =>
+            Effect.zipRight(
+              takeListing(sessions),
+              Effect.sync(() => {
+                const listed = sessions.filter((s) => !tombstones.has(s.id)).map((s) => entries.get(s.id)?.visible ?? view(s))
+                const ids = new Set(listed.map((s) => s.id))
+                const queued = [...entries.values()].filter((e) => local.isLocal(e.session.id) && !ids.has(e.session.id))
+                return [...queued.map((e) => e.visible), ...listed]
+              })
+            ))
+        }
         return Effect.tap(client.list(), takeListing)
       }),
       peekAll: ordered,
@@ -388,6 +446,25 @@ export const make = (
         }),
       onChange: (listener) =>
         Effect.acquireRelease(Effect.sync(() => void listeners.add(listener)), () => Effect.sync(() => void listeners.delete(listener))),
+      setOverlay: (value) =>
+        Effect.sync(() => {
+          overlay = value
+          for (const entry of entries.values()) entry.visible = view(entry.session)
+        }),
+      refresh: (sessionId) =>
+        Effect.sync(() => {
+          const entry = entries.get(sessionId)
+          if (entry !== undefined) show(entry, "local")
+        }),
+      addLocal: (session) =>
+        Effect.flatMap(Clock.currentTimeMillis, (now) =>
+          Effect.sync(() => {
+            if (tombstones.has(session.id) || entries.has(session.id)) return
+            apply(session, "local", now)
+            const entry = entries.get(session.id)
+            if (entry !== undefined) entry.local = true
+          })),
+      undelete: (sessionId) => Effect.sync(() => void tombstones.delete(sessionId)),
       coherent: Effect.sync(() => coherent),
       size: Effect.sync(() => entries.size)
     }

@@ -97,11 +97,117 @@ export const Errored = Schema.TaggedStruct("Error", {
 })
 
 /**
+ * The kind of an outbox operation.
+ *
+ * @since 0.1.0
+ */
+export const OperationKind = Schema.Literal("create", "title", "delete")
+
+/**
+ * An operation was written to the outbox and is already visible (an `Updated`, `Created` or
+ * `Deleted` of the visible value comes with it). `replaces` names the queued rename it replaced.
+ *
+ * @since 0.1.0
+ */
+export const Queued = Schema.TaggedStruct("Queued", {
+  opId: Schema.String,
+  sessionId: SessionId,
+  kind: OperationKind,
+  replaces: Schema.optional(Schema.String)
+})
+
+/**
+ * The server applied a queued operation.
+ *
+ * @since 0.1.0
+ */
+export const Confirmed = Schema.TaggedStruct("Confirmed", { opId: Schema.String, sessionId: SessionId, kind: OperationKind })
+
+/**
+ * A queued operation failed for good (or was dropped); the visible value is the server's again
+ * with the other pending operations folded over it: `restored`, when the session is visible.
+ *
+ * @since 0.1.0
+ */
+export const RolledBack = Schema.TaggedStruct("RolledBack", {
+  opId: Schema.String,
+  sessionId: SessionId,
+  kind: OperationKind,
+  error: Schema.String,
+  restored: Schema.optional(Session)
+})
+
+/**
+ * A queued operation was cancelled before it was sent, by a later one (`by`): a delete cancels the
+ * renames of its session, and a delete of a session whose create is still queued cancels both.
+ *
+ * @since 0.1.0
+ */
+export const Cancelled = Schema.TaggedStruct("Cancelled", {
+  opId: Schema.String,
+  sessionId: SessionId,
+  kind: OperationKind,
+  by: Schema.String
+})
+
+/**
+ * A queued title change met a different title on the server than the one it was typed over, and
+ * no clean merge exists: the server's title stays visible and the operation waits to be resolved.
+ *
+ * @since 0.1.0
+ */
+export const Conflict = Schema.TaggedStruct("Conflict", {
+  opId: Schema.String,
+  sessionId: SessionId,
+  field: Schema.Literal("title"),
+  base: Schema.String,
+  local: Schema.String,
+  remote: Schema.String
+})
+
+/**
+ * Our title change was sent, but reading the session back showed another value that arrived in
+ * between (`remote`): our change was overwritten, not applied.
+ *
+ * @since 0.1.0
+ */
+export const Overwritten = Schema.TaggedStruct("Overwritten", { opId: Schema.String, sessionId: SessionId, remote: Schema.String })
+
+/**
+ * A queued operation can never succeed (400, 401, 404 on a rename...): it moved to the dead-letter
+ * list with its error, where it stays until acknowledged (`drop`).
+ *
+ * @since 0.1.0
+ */
+export const DeadLettered = Schema.TaggedStruct("DeadLettered", {
+  opId: Schema.String,
+  sessionId: SessionId,
+  kind: OperationKind,
+  error: Schema.String
+})
+
+/**
  * Every session event.
  *
  * @since 0.1.0
  */
-export const SessionEvent = Schema.Union(Created, Updated, Deleted, Shared, Unshared, Aborted, Status, Errored)
+export const SessionEvent = Schema.Union(
+  Created,
+  Updated,
+  Deleted,
+  Shared,
+  Unshared,
+  Aborted,
+  Status,
+  Errored,
+  Queued,
+  Confirmed,
+  RolledBack,
+  Cancelled,
+  Conflict,
+  Overwritten,
+  DeadLettered
+)
 
 /**
  * @since 0.1.0

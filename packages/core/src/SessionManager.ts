@@ -17,13 +17,17 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
 import { parseSessionId, type SessionId } from "./Identifier.js"
+import * as OutboxEngine from "./internal/outbox.js"
 import * as OpenCodeClient from "./OpenCodeClient.js"
+import { OpenCodeConnection } from "./OpenCodeConnection.js"
 import type { OpenCodeError } from "./OpenCodeError.js"
 import type { Session } from "./OpenCodeSchema.js"
 import { Aborted, InvalidHandle, SessionDeleted, type SessionError, ShareUnavailable } from "./PlueError.js"
 import { SessionCache } from "./SessionCache.js"
 import { SessionEvents } from "./SessionEvents.js"
 import { ShareGrants } from "./ShareGrants.js"
+import { type Choice, type Item, OperationNotFound, OperationNotFound as OperationNotFoundError, Outbox, type OutboxError } from "./Outbox.js"
+import { SessionSync } from "./SessionSync.js"
 
 /**
  * An opaque session handle: a positive integer, never reused.
@@ -44,32 +48,81 @@ export interface HandleInfo {
 }
 
 /**
+ * An operation of the outbox that waits for a session (see `SessionView`).
+ *
+ * @since 0.1.0
+ */
+export interface PendingOperation {
+  readonly opId: string
+  readonly kind: "create" | "title" | "delete"
+  /** What it changes: `title`, or `session` for a create or delete. */
+  readonly field: "title" | "session"
+  /** `conflict` while it waits for the host to resolve a conflict. */
+  readonly state: "pending" | "conflict"
+}
+
+/**
+ * A session as `info` shows it: with the outbox on, the visible value (the server's value with
+ * the queued operations folded over it) and, while operations wait, `pending`.
+ *
+ * @since 0.1.0
+ */
+export interface SessionView extends Session {
+  readonly pending?: ReadonlyArray<PendingOperation> | undefined
+}
+
+/**
+ * The outbox as the host drives it. With the outbox off: `enabled` false, nothing listed, `drop`
+ * and `resolve` fail with `OperationNotFound`.
+ *
+ * @since 0.1.0
+ */
+export interface OutboxControl {
+  readonly enabled: boolean
+  /** Queued operations (oldest first), those waiting on a conflict, then the dead letters. */
+  readonly list: Effect.Effect<ReadonlyArray<Item>>
+  /** Replays now and waits until every session's queue has gone as far as it can; what remains. */
+  readonly flush: Effect.Effect<ReadonlyArray<Item>>
+  /** Drops a queued operation (rolling back what it made visible) or acknowledges a dead letter. */
+  readonly drop: (opId: string) => Effect.Effect<void, OperationNotFound | OutboxError>
+  /** Resolves a conflict: keep our title (`local`), the server's (`remote`), or send `{ text }`. */
+  readonly resolve: (opId: string, choice: Choice) => Effect.Effect<void, OperationNotFound | OutboxError>
+}
+
+/**
  * The session manager.
  *
  * @since 0.1.0
  */
 export interface Service {
-  /** Creates a session (optionally a child of `parentID`) and opens a handle on it. */
+  /**
+   * Creates a session (optionally a child of `parentID`) and opens a handle on it. With the
+   * outbox on, a root session gets its id here and the handle is returned also while the server
+   * is unreachable (the create is queued).
+   */
   readonly create: (
     options?: { readonly parentID?: string | undefined; readonly title?: string | undefined }
-  ) => Effect.Effect<Handle, OpenCodeError | SessionDeleted>
+  ) => Effect.Effect<Handle, OpenCodeError | SessionDeleted | OutboxError>
   /** Opens a handle on an existing session. */
   readonly open: (sessionId: string) => Effect.Effect<Handle, OpenCodeError | SessionDeleted>
   /** The handle's session id. */
   readonly sessionId: (handle: Handle) => Effect.Effect<SessionId, InvalidHandle>
-  /** The session, from the coherent cache. */
-  readonly info: (handle: Handle) => Effect.Effect<Session, SessionError>
+  /** The session, from the coherent cache (with the outbox on, its visible value and `pending`). */
+  readonly info: (handle: Handle) => Effect.Effect<SessionView, SessionError>
   /** Every session. */
   readonly list: Effect.Effect<ReadonlyArray<Session>, OpenCodeError>
-  /** Sets the title; the result is the session as the server has it. */
-  readonly updateTitle: (handle: Handle, title: string) => Effect.Effect<Session, SessionError>
+  /**
+   * Sets the title; the result is the session as the server has it (with the outbox on and the
+   * change queued or in conflict, as it is visible).
+   */
+  readonly updateTitle: (handle: Handle, title: string) => Effect.Effect<Session, SessionError | OutboxError>
   /** Runs OpenCode's init turn on a model; ends when the turn ends (or the handle is aborted). */
   readonly initialize: (
     handle: Handle,
     model: { readonly providerID: string; readonly modelID: string }
   ) => Effect.Effect<void, SessionError>
-  /** Deletes the session and its descendants; returns how many sessions went. */
-  readonly delete: (handle: Handle) => Effect.Effect<number, SessionError>
+  /** Deletes the session and its descendants; returns how many sessions went (or go, when queued). */
+  readonly delete: (handle: Handle) => Effect.Effect<number, SessionError | OutboxError>
   /** Interrupts the handle's in-flight operations and aborts the session's run on the server. */
   readonly abort: (handle: Handle) => Effect.Effect<void, SessionError>
   /**
@@ -83,6 +136,8 @@ export interface Service {
   readonly destroy: (handle: Handle) => Effect.Effect<void, InvalidHandle>
   /** The open handles. */
   readonly handles: Effect.Effect<ReadonlyArray<HandleInfo>>
+  /** The durable outbox (see `Outbox`). */
+  readonly outbox: OutboxControl
 }
 
 /**
@@ -130,6 +185,19 @@ export const make: Effect.Effect<
   // through is provided to the same layers, so this is that service's grants.
   const grants = yield* ShareGrants
   const layerScope = yield* Effect.scope
+  const outboxSettings = yield* Effect.serviceOption(Outbox)
+  const connection = yield* Effect.serviceOption(OpenCodeConnection)
+  // The outbox replays in the background for the manager's life; off, it does not exist at all.
+  const engine = Option.isSome(outboxSettings) && outboxSettings.value.enabled && Option.isSome(connection)
+    ? yield* OutboxEngine.make({
+      settings: outboxSettings.value,
+      connection: connection.value,
+      client,
+      cache,
+      events,
+      sync: yield* Effect.serviceOption(SessionSync)
+    }).pipe(Effect.orDie)
+    : undefined
   const open = new Map<Handle, HandleState>()
   let lastHandle = 0
 
@@ -201,9 +269,17 @@ export const make: Effect.Effect<
       return Effect.as(cache.observeWrite(session), session)
     })
 
+  /** A session's queued operations, shown beside its visible value. */
+  const withPending = (session: Session): SessionView => {
+    const pending = engine?.pending(session.id) ?? []
+    return pending.length === 0 ? session : { ...session, pending }
+  }
+
   const service: Service = {
     create: (options = {}) =>
-      client.create(options).pipe(
+      engine !== undefined && options.parentID === undefined
+        ? Effect.flatMap(engine.create(options.title), ({ sessionId }) => issue(sessionId))
+        : client.create(options).pipe(
         Effect.tap((session) => cache.observe(session, "local")),
         Effect.flatMap((session) => issue(session.id))
       ),
@@ -219,15 +295,46 @@ export const make: Effect.Effect<
         if (state === undefined) return Effect.fail(new InvalidHandle({ handle }))
         if (cache.isDeleted(state.sessionId)) return Effect.fail(new SessionDeleted({ sessionId: state.sessionId }))
         return Effect.flatMap(cache.fresh(state.sessionId), (cached) =>
-          Option.isSome(cached) ? Effect.succeed(cached.value) : within(handle, "info", (sessionId) => cache.get(sessionId)))
+          Option.isSome(cached)
+            ? Effect.succeed(withPending(cached.value))
+            : Effect.map(
+              within(handle, "info", (sessionId) =>
+                engine === undefined
+                  ? cache.get(sessionId)
+                  // With the outbox on, an unreachable server shows what is known here.
+                  : Effect.catchTag(cache.get(sessionId), "Unreachable", (error) =>
+                    Option.match(cache.peek(sessionId), { onNone: () => Effect.fail(error), onSome: Effect.succeed }))),
+              withPending
+            ))
       }),
-    list: cache.list,
+    // With the outbox on, an unreachable server does not hide what is known: the cached
+    // sessions, as visible here.
+    list: engine === undefined ? cache.list : Effect.catchTag(cache.list, "Unreachable", () => Effect.sync(cache.peekAll)),
     updateTitle: (handle, title) =>
-      within(handle, "updateTitle", (sessionId) => write(client.update(sessionId, { title }))),
+      engine === undefined
+        ? within(handle, "updateTitle", (sessionId) => write(client.update(sessionId, { title })))
+        : within(handle, "updateTitle", (sessionId) =>
+          Effect.gen(function*() {
+            // The base is the title the change was typed over: what is visible here now.
+            const seen = cache.peek(sessionId)
+            const current = Option.isSome(seen) ? seen.value : yield* cache.get(sessionId)
+            const result = yield* engine.title(sessionId, title, current.title)
+            if (result._tag === "Applied" && result.session !== undefined) return result.session
+            return Option.getOrElse(cache.peek(sessionId), () => current)
+          })),
     initialize: (handle, model) =>
       within(handle, "initialize", (sessionId) => Effect.asVoid(client.init(sessionId, model))),
     delete: (handle) =>
-      within(handle, "delete", (sessionId) =>
+      engine !== undefined
+        ? within(handle, "delete", (sessionId) =>
+          Effect.gen(function*() {
+            const below = (yield* cache.coherent)
+              ? cache.descendants(sessionId).length
+              : yield* Effect.orElseSucceed(Effect.map(allChildren(sessionId), (all) => all.length), () => cache.descendants(sessionId).length)
+            yield* engine.delete(sessionId)
+            return below + 1
+          }))
+        : within(handle, "delete", (sessionId) =>
         Effect.gen(function*() {
           // Count what will go before asking: the server's deletion events may reach the cache
           // before its answer does. The cache knows every session while coherent; else ask.
@@ -271,6 +378,15 @@ export const make: Effect.Effect<
         open.delete(handle)
         yield* Scope.close(state.scope, Exit.void)
       }),
+    outbox: engine === undefined
+      ? {
+        enabled: false,
+        list: Effect.succeed([]),
+        flush: Effect.succeed([]),
+        drop: (opId) => Effect.fail(new OperationNotFoundError({ opId, detail: "exists: the outbox is off" })),
+        resolve: (opId) => Effect.fail(new OperationNotFoundError({ opId, detail: "exists: the outbox is off" }))
+      }
+      : { enabled: true, list: engine.list, flush: engine.flush, drop: engine.drop, resolve: engine.resolve },
     handles: Effect.gen(function*() {
       const out: Array<HandleInfo> = []
       for (const state of open.values()) out.push({ handle: state.handle, sessionId: state.sessionId, inFlight: yield* FiberSet.size(state.fibers) })

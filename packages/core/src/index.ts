@@ -42,3 +42,6 @@ export * as Plue from "./Plue.js"
 
 /** What the bridge needs of a share service in this process (provided by `@plue/share`). */
 export * as ShareGrants from "./ShareGrants.js"
+
+/** The durable outbox: offline writes queued on disk and replayed exactly once. */
+export * as Outbox from "./Outbox.js"

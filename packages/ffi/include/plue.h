@@ -288,6 +288,17 @@ PLUE_API int plue_session_unshare(plue_session_t session);
 PLUE_API void plue_session_destroy(plue_session_t session);
 
 /*
+ * plue_conflict_resolve: Resolves a title conflict of the outbox (PLUE_OUTBOX=1): the queued change waiting on it is sent with the chosen title, or dropped for the server's. The outcome arrives as events (`Confirmed`, `RolledBack`, or a new `Conflict`). An op_id that is not waiting on a conflict fails with PLUE_ERR_NOT_FOUND; a choice of another shape with PLUE_ERR_INVALID_ARGUMENT.
+ *
+ * op_id: the `opId` of a `Conflict` event (or of `plue outbox list`) (not NULL).
+ * choice: `"local"` (send this side's title), `"remote"` (keep the server's), or `"text:"` followed by the title to send (not NULL).
+ * Returns:   0 once the choice is recorded, otherwise a plue_error code.
+ * On failure plue_get_last_error_code() and plue_get_last_error() say why.
+ * Blocks the calling thread until done; never call it on the JavaScript main thread.
+ */
+PLUE_API int plue_conflict_resolve(const char *op_id, const char *choice);
+
+/*
  * plue_get_last_error: the message of the last call made on this thread ("" after a success),
  * at most 1023 bytes. Owned by plue; valid until the next plue call on this thread. Never NULL.
  */
@@ -358,6 +369,7 @@ PLUE_API int plue_host_main(int argc, char **argv);
 #define PLUE__OP_SESSION_CREATE_SHARE 9
 #define PLUE__OP_SESSION_UNSHARE 10
 #define PLUE__OP_SESSION_DESTROY 11
+#define PLUE__OP_CONFLICT_RESOLVE 12
 /* Sidecar frames: a 36-byte little-endian header {u32 length, u32 kind, u64 id, i64 value,
  * i32 code, i32 length of a (-1: NULL), i32 length of b (-1: NULL)}, then the bytes of a and b. */
 #define PLUE__WIRE_HEADER_SIZE 36
@@ -1491,6 +1503,17 @@ PLUE_API void plue_session_destroy(plue_session_t session) {
     plue__record rec;
     if (session == NULL) return;
     (void)plue__invoke(PLUE__OP_SESSION_DESTROY, session, NULL, NULL, &rec);
+}
+
+PLUE_API int plue_conflict_resolve(const char *op_id, const char *choice) {
+    plue__record rec;
+    int code;
+    if (op_id == NULL) return plue__fail(PLUE_ERR_INVALID_ARGUMENT, "plue_conflict_resolve: op_id is NULL");
+    if (op_id != NULL && !plue__utf8_valid(op_id)) return plue__fail(PLUE_ERR_INVALID_ARGUMENT, "plue_conflict_resolve: op_id is not valid UTF-8");
+    if (choice == NULL) return plue__fail(PLUE_ERR_INVALID_ARGUMENT, "plue_conflict_resolve: choice is NULL");
+    if (choice != NULL && !plue__utf8_valid(choice)) return plue__fail(PLUE_ERR_INVALID_ARGUMENT, "plue_conflict_resolve: choice is not valid UTF-8");
+    code = plue__invoke(PLUE__OP_CONFLICT_RESOLVE, NULL, op_id, choice, &rec);
+    return code;
 }
 
 PLUE_API const char *plue_errstr(int code) {

@@ -207,6 +207,22 @@ export const Functions = [
     strings: [],
     summary: "Closes the handle; in-flight calls on it fail with PLUE_ERR_INVALID_HANDLE. The session stays on the server. NULL is ignored (as free(NULL) is); a destroyed or made-up handle sets PLUE_ERR_INVALID_HANDLE and is otherwise ignored.",
     returns: "nothing; plue_get_last_error_code() says whether the handle was open."
+  },
+  {
+    name: "plue_conflict_resolve",
+    op: 12,
+    result: "status",
+    handle: false,
+    strings: [
+      { name: "op_id", nullable: false, doc: "the `opId` of a `Conflict` event (or of `plue outbox list`)" },
+      {
+        name: "choice",
+        nullable: false,
+        doc: "`\"local\"` (send this side's title), `\"remote\"` (keep the server's), or `\"text:\"` followed by the title to send"
+      }
+    ],
+    summary: "Resolves a title conflict of the outbox (PLUE_OUTBOX=1): the queued change waiting on it is sent with the chosen title, or dropped for the server's. The outcome arrives as events (`Confirmed`, `RolledBack`, or a new `Conflict`). An op_id that is not waiting on a conflict fails with PLUE_ERR_NOT_FOUND; a choice of another shape with PLUE_ERR_INVALID_ARGUMENT.",
+    returns: "0 once the choice is recorded, otherwise a plue_error code."
   }
 ] as const satisfies ReadonlyArray<BridgedFunction>
 

@@ -7,7 +7,7 @@
  */
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
-import { Plue, SessionSync } from "@plue/core"
+import { Outbox, Plue, SessionSync } from "@plue/core"
 import { Api, Sidecar } from "@plue/ffi"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -53,7 +53,7 @@ export const serve = Command.make("serve", {
       yield* Sidecar.serve(channel)
     }).pipe(
       Effect.scoped,
-      Effect.provide(Plue.layer().pipe(Layer.provide(Connection.connection(connection)))),
+      Effect.provide(Plue.layer().pipe(Layer.provide(Outbox.layerConfig), Layer.provide(Connection.connection(connection)))),
       Effect.tapError((error) => channel.fail(initCode(error), error instanceof Error ? error.message : String(error)))
     )
     // The program gave up (plue_init timed out) or died while this was starting: stop starting.

@@ -85,10 +85,25 @@ const create = Command.make("create", {
     Options.optional
   ),
   title: Options.text("title").pipe(Options.withAlias("t"), Options.withDescription("Its title (default: OpenCode's)"), Options.optional),
+  queue: Options.boolean("queue").pipe(Options.withDescription("With the server unreachable, queue it in the outbox")),
   json: jsonFlag
 }, (o) =>
   Effect.gen(function*() {
     const parentID = Option.getOrUndefined(o.parent)
+    if (o.queue && parentID === undefined) {
+      const made = yield* Effect.provide(
+        Effect.gen(function*() {
+          const { SessionManager: Manager } = yield* Effect.promise(() => import("@plue/core/SessionManager"))
+          const manager = yield* Manager
+          const handle = yield* manager.create({ title: Option.getOrUndefined(o.title) })
+          const info = yield* manager.info(handle)
+          return { ...info, opId: info.pending?.[0]?.opId }
+        }),
+        Connection.outboxManagerLayer(o)
+      )
+      return yield* print(o.json, made, () =>
+        made.opId === undefined ? `created ${made.id}  ${sanitize(made.title)}` : `queued ${made.opId}  created ${made.id}  ${sanitize(made.title)}`)
+    }
     const session = yield* withClient(o, Effect.flatMap(OpenCodeClient.OpenCodeClient, (c) =>
       c.create({ parentID, title: Option.getOrUndefined(o.title) })))
     yield* print(o.json, session, () => `created ${session.id}  ${sanitize(session.title)}`)

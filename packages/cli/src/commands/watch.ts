@@ -36,6 +36,20 @@ const describe = (event: SessionEvents.Delivery | SessionEvents.Snapshot): strin
       return `status    ${event.sessionId}  ${event.status.type}`
     case "Error":
       return `error     ${event.sessionId ?? "-"}  ${sanitize(JSON.stringify(event.error))}`
+    case "Queued":
+      return `queued    ${event.sessionId}  ${event.kind} ${event.opId}`
+    case "Confirmed":
+      return `confirmed ${event.sessionId}  ${event.kind} ${event.opId}`
+    case "RolledBack":
+      return `rolledback ${event.sessionId}  ${event.kind} ${event.opId}: ${sanitize(event.error)}`
+    case "Cancelled":
+      return `cancelled ${event.sessionId}  ${event.kind} ${event.opId} by ${event.by}`
+    case "Conflict":
+      return `conflict  ${event.sessionId}  ${event.opId}: base ${sanitize(JSON.stringify(event.base))}, local ${sanitize(JSON.stringify(event.local))}, remote ${sanitize(JSON.stringify(event.remote))}`
+    case "Overwritten":
+      return `overwritten ${event.sessionId}  ${event.opId} by ${sanitize(JSON.stringify(event.remote))}`
+    case "DeadLettered":
+      return `dead      ${event.sessionId}  ${event.kind} ${event.opId}: ${sanitize(event.error)}`
     case "Lagged":
       return `lagged    ${event.missed} events were dropped; run plue session list to resynchronise`
   }

@@ -7,6 +7,7 @@
 import type { SessionCache, SessionEvents, SessionManager } from "@plue/core"
 import { SessionCache as Cache, SessionEvents as Events, SessionManager as Manager } from "@plue/core"
 import type { PlueError } from "@plue/core"
+import { BadRequest } from "@plue/core/OpenCodeError"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -46,7 +47,10 @@ export const errorCodes: ErrorCodeMap<PlueError.SessionError> = {
   Aborted: "PLUE_ERR_ABORTED",
   ServerError: "PLUE_ERR_SERVER",
   ProtocolError: "PLUE_ERR_PROTOCOL",
-  ShareUnavailable: "PLUE_ERR_SHARE_UNAVAILABLE"
+  ShareUnavailable: "PLUE_ERR_SHARE_UNAVAILABLE",
+  // The outbox's files could not be written (disk full, no permission): nothing was queued.
+  OutboxError: "PLUE_ERR_INTERNAL",
+  OperationNotFound: "PLUE_ERR_NOT_FOUND"
 }
 
 /** The plue_error code of a session failure. */
@@ -129,6 +133,14 @@ export const make = <R>(
       plue_session_abort: (h) => Effect.as(sessions.abort(h), none),
       plue_session_create_share: (h) => Effect.map(sessions.share(h), json),
       plue_session_unshare: (h) => Effect.as(sessions.unshare(h), none),
+      plue_conflict_resolve: (_, a, b) =>
+        Effect.suspend((): Effect.Effect<Outcome, PlueError.SessionError> => {
+          const choice = b === "local" || b === "remote" ? b : b?.startsWith("text:") ? { text: b.slice(5) } : undefined
+          if (choice === undefined) {
+            return Effect.fail(new BadRequest({ request: { method: "plue_conflict_resolve", url: "choice" }, status: 400, detail: "choice must be \"local\", \"remote\" or \"text:\" followed by a title" }))
+          }
+          return Effect.as(sessions.outbox.resolve(a ?? "", choice), none)
+        }),
       plue_session_destroy: (h) =>
         Effect.suspend(() => {
           // Out of the mirror first: from this step on, reads of it hop here and fail.

@@ -1,0 +1,115 @@
+/**
+ * A loopback TCP proxy in front of a real server, that a test can cut: one client goes through it
+ * (and can be made offline) while another talks to the server directly.
+ *
+ * @since 0.1.0
+ */
+import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
+import { createServer, Socket } from "node:net"
+
+/**
+ * What the proxy does: `pass` bytes both ways; `drop` refuse every connection (and cut the open
+ * ones when set); `swallow` forward requests to the server but never answer them.
+ *
+ * @since 0.1.0
+ */
+export type Mode = "pass" | "drop" | "swallow"
+
+/**
+ * A running proxy.
+ *
+ * @since 0.1.0
+ */
+export interface Proxy {
+  readonly url: string
+  readonly setMode: (mode: Mode) => void
+  /**
+   * Once: the answer to the next request whose head matches `pattern` is dropped after the server
+   * sent it (the connection is cut instead): the server applied it, the client never heard.
+   */
+  readonly dropNextAnswer: (pattern: RegExp) => void
+  /** How many requests whose head matches `pattern` went through. */
+  readonly count: (pattern: RegExp) => number
+  /** How many answers to requests whose head matches `pattern` reached the client. */
+  readonly answered: (pattern: RegExp) => number
+}
+
+/**
+ * Starts a proxy to `target` (`http://host:port`), closed with the scope.
+ *
+ * @since 0.1.0
+ */
+export const start = (target: string): Effect.Effect<Proxy, never, Scope.Scope> =>
+  Effect.acquireRelease(
+    Effect.async<{ proxy: Proxy; close: () => Promise<void> }>((resume) => {
+      const url = new URL(target)
+      let mode: Mode = "pass"
+      let dropAnswer: RegExp | undefined
+      const heads: Array<string> = []
+      const answers: Array<string> = []
+      const sockets = new Set<Socket>()
+      const cutAll = () => sockets.forEach((s) => s.destroy())
+      const server = createServer((client) => {
+        sockets.add(client)
+        client.on("close", () => sockets.delete(client))
+        client.on("error", () => undefined)
+        if (mode === "drop") return client.destroy()
+        const upstream = new Socket()
+        sockets.add(upstream)
+        let armed = false
+        let last = ""
+        upstream.on("error", () => client.destroy())
+        upstream.on("close", () => {
+          sockets.delete(upstream)
+          client.destroy()
+        })
+        client.on("close", () => upstream.destroy())
+        upstream.connect(Number(url.port), url.hostname)
+        client.on("data", (chunk: Buffer) => {
+          const text = chunk.toString("latin1")
+          const head = /^(GET|POST|PATCH|PUT|DELETE) [^\r\n]*/m.exec(text)
+          if (head !== null) {
+            heads.push(head[0])
+            last = head[0]
+            if (dropAnswer !== undefined && dropAnswer.test(head[0])) {
+              dropAnswer = undefined
+              armed = true
+            }
+          }
+          upstream.write(chunk)
+        })
+        upstream.on("data", (chunk: Buffer) => {
+          if (armed) {
+            client.destroy()
+            upstream.destroy()
+            return
+          }
+          if (mode === "swallow") return
+          if (/^HTTP\/1\.1 /.test(chunk.toString("latin1", 0, 9))) answers.push(last)
+          client.write(chunk)
+        })
+      })
+      server.listen(0, "127.0.0.1", () => {
+        const port = (server.address() as { port: number }).port
+        resume(Effect.succeed({
+          proxy: {
+            url: `http://127.0.0.1:${port}`,
+            setMode: (next) => {
+              mode = next
+              if (next !== "pass") cutAll()
+            },
+            dropNextAnswer: (pattern) => void (dropAnswer = pattern),
+            count: (pattern) => heads.filter((h) => pattern.test(h)).length,
+            answered: (pattern) => answers.filter((h) => pattern.test(h)).length
+          },
+          close: () =>
+            new Promise<void>((done) => {
+              cutAll()
+              server.close(() => done())
+            })
+        }))
+      })
+    }),
+    ({ close }) => Effect.promise(close)
+  ).pipe(Effect.map(({ proxy }) => proxy))
