@@ -97,11 +97,25 @@ export const Errored = Schema.TaggedStruct("Error", {
 })
 
 /**
+ * How far a batch (`SessionManager.bulk`) has got: `done` of `total` operations finished (any
+ * result), `failed` of them failed. At the start, then at most every 100 ms while it changes,
+ * and once more with the final count.
+ *
+ * @since 0.1.0
+ */
+export const BulkProgress = Schema.TaggedStruct("BulkProgress", {
+  batch: Schema.Number,
+  done: Schema.Number,
+  failed: Schema.Number,
+  total: Schema.Number
+})
+
+/**
  * Every session event.
  *
  * @since 0.1.0
  */
-export const SessionEvent = Schema.Union(Created, Updated, Deleted, Shared, Unshared, Aborted, Status, Errored)
+export const SessionEvent = Schema.Union(Created, Updated, Deleted, Shared, Unshared, Aborted, Status, Errored, BulkProgress)
 
 /**
  * @since 0.1.0

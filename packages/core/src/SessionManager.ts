@@ -17,11 +17,13 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
 import { parseSessionId, type SessionId } from "./Identifier.js"
+import * as Bulk from "./internal/bulk.js"
 import * as OpenCodeClient from "./OpenCodeClient.js"
 import type { OpenCodeError } from "./OpenCodeError.js"
 import type { Session } from "./OpenCodeSchema.js"
 import { Aborted, InvalidHandle, SessionDeleted, type SessionError, ShareUnavailable } from "./PlueError.js"
 import { SessionCache } from "./SessionCache.js"
+import type * as SessionBulk from "./SessionBulk.js"
 import { SessionEvents } from "./SessionEvents.js"
 import { ShareGrants } from "./ShareGrants.js"
 
@@ -83,6 +85,15 @@ export interface Service {
   readonly destroy: (handle: Handle) => Effect.Effect<void, InvalidHandle>
   /** The open handles. */
   readonly handles: Effect.Effect<ReadonlyArray<HandleInfo>>
+  /**
+   * Runs a batch of operations by session id: one result per operation, in input order; at most
+   * `concurrency` (8) in flight; one session's operations in input order. Not atomic (see
+   * `SessionBulk`). Publishes `BulkProgress` events.
+   */
+  readonly bulk: (
+    operations: ReadonlyArray<SessionBulk.Operation>,
+    options?: SessionBulk.Options
+  ) => Effect.Effect<ReadonlyArray<SessionBulk.Result>>
 }
 
 /**
@@ -132,6 +143,7 @@ export const make: Effect.Effect<
   const layerScope = yield* Effect.scope
   const open = new Map<Handle, HandleState>()
   let lastHandle = 0
+  let lastBatch = 0
 
   // Closing the layer closes every handle.
   yield* Effect.addFinalizer(() =>
@@ -275,7 +287,9 @@ export const make: Effect.Effect<
       const out: Array<HandleInfo> = []
       for (const state of open.values()) out.push({ handle: state.handle, sessionId: state.sessionId, inFlight: yield* FiberSet.size(state.fibers) })
       return out
-    })
+    }),
+    bulk: (operations, options) =>
+      Effect.suspend(() => Bulk.run(service, events.unsafePublish, layerScope, ++lastBatch, operations, options))
   }
   return service
 })

@@ -36,6 +36,8 @@ const describe = (event: SessionEvents.Delivery | SessionEvents.Snapshot): strin
       return `status    ${event.sessionId}  ${event.status.type}`
     case "Error":
       return `error     ${event.sessionId ?? "-"}  ${sanitize(JSON.stringify(event.error))}`
+    case "BulkProgress":
+      return `progress  batch ${event.batch}: ${event.done} of ${event.total} done, ${event.failed} failed`
     case "Lagged":
       return `lagged    ${event.missed} events were dropped; run plue session list to resynchronise`
   }
