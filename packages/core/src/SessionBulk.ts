@@ -202,19 +202,44 @@ export class InvalidBatch extends Schema.TaggedError<InvalidBatch>("@plue/core/I
   { detail: Schema.String }
 ) {
   override get message(): string {
-    return `Invalid batch of operations: ${this.detail}. A batch is a JSON array of {"op":"create","title"?,"parent"?}, {"op":"title","session","title"} or {"op":"delete"|"abort"|"share"|"unshare","session"}.`
+    return `Invalid batch of operations: ${this.detail}. A batch is a JSON array of {"op":"create","title"?,"parent"?}, {"op":"title","session","title"} or {"op":"delete"|"abort"|"share"|"unshare","session"}, or {"operations":[...],"concurrency"?,"stopOnError"?}.`
   }
 }
 
-const decodeJson = Schema.decodeUnknownEither(Schema.parseJson(Operations), { onExcessProperty: "error", errors: "first" })
-
 /**
- * Reads a batch from JSON text; unknown fields are refused (a typo never goes unnoticed).
+ * A batch with its options, as JSON carries it: either the array of operations alone, or
+ * `{"operations": [...], "concurrency"?: n, "stopOnError"?: bool}`.
  *
  * @since 0.1.0
  */
-export const parseOperations = (json: string): Either.Either<ReadonlyArray<Operation>, InvalidBatch> =>
-  Either.mapLeft(decodeJson(json), (error) => new InvalidBatch({ detail: error.message.replace(/\s+/g, " ").slice(0, 400) }))
+export const Batch = Schema.Union(
+  Operations,
+  Schema.Struct({
+    operations: Operations,
+    concurrency: Schema.optional(Schema.Int.pipe(Schema.greaterThanOrEqualTo(1))),
+    stopOnError: Schema.optional(Schema.Boolean)
+  })
+)
+
+const decodeBatch = Schema.decodeUnknownEither(Schema.parseJson(Batch), { onExcessProperty: "error", errors: "first" })
+
+/**
+ * Reads a batch (see {@link Batch}) from JSON text; unknown fields are refused, so a typo never
+ * goes unnoticed.
+ *
+ * @since 0.1.0
+ */
+export const parseBatch = (
+  json: string
+): Either.Either<{ readonly operations: ReadonlyArray<Operation>; readonly options: Options }, InvalidBatch> =>
+  Either.map(
+    Either.mapLeft(decodeBatch(json), (error) => new InvalidBatch({ detail: error.message.replace(/\s+/g, " ").slice(0, 400) })),
+    (batch) => {
+      if (!("operations" in batch)) return { operations: batch, options: {} }
+      const { operations, ...options } = batch
+      return { operations, options }
+    }
+  )
 
 const encodeResults = Schema.encodeSync(Results, { onExcessProperty: "preserve" })
 

@@ -379,14 +379,17 @@ layer(Live, { timeout: 240_000, excludeTestServices: true })("SessionManager.bul
       assert.deepStrictEqual(yield* sessions.bulk([]), [])
     }))
 
-  it.effect("parseOperations refuses what is not a batch, and accepts one", () =>
+  it.effect("parseBatch refuses what is not a batch, and accepts one", () =>
     Effect.sync(() => {
-      for (const bad of ["", "{", "{}", "[1]", "[{\"op\":\"rename\",\"session\":\"ses_a\"}]", "[{\"op\":\"title\",\"session\":\"ses_a\"}]", "[{\"op\":\"delete\"}]", "[{\"op\":\"delete\",\"session\":\"ses_a\",\"sesion\":1}]"]) {
-        const parsed = SessionBulk.parseOperations(bad)
+      for (const bad of ["", "{", "{}", "[1]", "[{\"op\":\"rename\",\"session\":\"ses_a\"}]", "[{\"op\":\"title\",\"session\":\"ses_a\"}]", "[{\"op\":\"delete\"}]", "[{\"op\":\"delete\",\"session\":\"ses_a\",\"sesion\":1}]", "{\"operations\":[],\"concurrency\":0}", "{\"operations\":[],\"stop\":true}"]) {
+        const parsed = SessionBulk.parseBatch(bad)
         assert.isTrue(Either.isLeft(parsed), bad)
         if (Either.isLeft(parsed)) assert.match(parsed.left.message, /^Invalid batch of operations: /)
       }
-      const ok = SessionBulk.parseOperations("[{\"op\":\"create\"},{\"op\":\"title\",\"session\":\"ses_a\",\"title\":\"t\"},{\"op\":\"unshare\",\"session\":\"nope\"}]")
-      assert.isTrue(Either.isRight(ok))
+      const ok = SessionBulk.parseBatch("[{\"op\":\"create\"},{\"op\":\"title\",\"session\":\"ses_a\",\"title\":\"t\"},{\"op\":\"unshare\",\"session\":\"nope\"}]")
+      assert.isTrue(Either.isRight(ok) && ok.right.operations.length === 3)
+      const withOptions = SessionBulk.parseBatch("{\"operations\":[{\"op\":\"abort\",\"session\":\"ses_a\"}],\"concurrency\":2,\"stopOnError\":true}")
+      assert.isTrue(Either.isRight(withOptions))
+      if (Either.isRight(withOptions)) assert.deepStrictEqual(withOptions.right.options, { concurrency: 2, stopOnError: true })
     }))
 })
