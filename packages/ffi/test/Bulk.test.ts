@@ -103,6 +103,45 @@ layer(Live, { timeout: 240_000, excludeTestServices: true })("plue_bulk from C a
       yield* verify(report, ids)
     }))
 
+  it.effect("plue_shutdown during a batch: what started finishes, the rest is cancelled and untouched; the call returns", () =>
+    Effect.gen(function*() {
+      yield* (yield* SessionSync.SessionSync).awaitConnected
+      const client = yield* OpenCodeClient.OpenCodeClient
+      const server = yield* OpenCodeServer.OpenCodeServer
+      const made = yield* Effect.forEach(Array.from({ length: 40 }, (_, i) => i), (i) => client.create({ title: `c shutdown ${i}` }), {
+        concurrency: 4
+      })
+      const dir = mkdtempSync(join(tmpdir(), "plue-bulk-"))
+      const opsFile = join(dir, "ops.json")
+      const outFile = join(dir, "out.txt")
+      writeFileSync(opsFile, JSON.stringify({ operations: made.map((s) => ({ op: "delete", session: s.id })), concurrency: 1 }))
+      const ran = yield* Effect.acquireUseRelease(
+        Effect.sync(() =>
+          runProgram(program, [opsFile, outFile, "shutdown"], {
+            PATH: process.env.PATH ?? "",
+            PLUE_COMMAND: command,
+            OPENCODE_URL: server.url,
+            OPENCODE_SERVER_PASSWORD: Redacted.value(server.password)
+          })
+        ),
+        (ran) => Effect.promise(() => ran),
+        (ran) => Effect.sync(() => ran.kill())
+      )
+      const report = readFileSync(outFile, "utf8")
+      assert.strictEqual(ran.code, 0, `${report}\n${ran.stderr}`)
+      const results = JSON.parse(report.split("\n")[0]!) as ReadonlyArray<CResult>
+      assert.strictEqual(results.length, 40)
+      const ok = results.filter((r) => r.status === "ok").length
+      assert.isAtLeast(ok, 1)
+      assert.isTrue(results.some((r) => r.status === "cancelled"), "the shutdown cancelled what had not started")
+      // In input order (concurrency 1): done ones first, then the cancelled ones; nothing failed.
+      assert.deepStrictEqual(results.map((r) => r.status), [...Array(ok).fill("ok"), ...Array(40 - ok).fill("cancelled")])
+      for (let i = 0; i < 40; i++) {
+        const there = Either.isRight(yield* Effect.either(client.get(made[i]!.id)))
+        assert.strictEqual(there, i >= ok, `session ${i}: ${results[i]!.status}`)
+      }
+    }))
+
   it.effect("through plue_init and the sidecar: the same batch, the same results", () =>
     Effect.gen(function*() {
       const { ids, opsFile, outFile } = yield* prepare

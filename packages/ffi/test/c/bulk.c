@@ -1,12 +1,15 @@
 /*
  * plue_bulk from C. The same source runs both ways: as a `plue host` plugin (plue_host_main) and,
  * built with -DPLUE_BULK_MAIN, as a program with its own main() through plue_init and the sidecar.
- * Usage: bulk OPS_FILE OUT_FILE
+ * Usage: bulk OPS_FILE OUT_FILE [shutdown]
  * Reads the batch from OPS_FILE, runs it with plue_bulk while subscribed to events, and writes to
  * OUT_FILE: the results JSON on the first line, then one line per check of invalid input, then
  * "progress events=N final=1|0", then "done: N failure(s)". Exits with N.
+ * With "shutdown" (sidecar only): plue_bulk runs on a thread of its own, and plue_shutdown is called
+ * once the batch has finished an operation; OUT_FILE gets the results that call still returned.
  */
 #define _DEFAULT_SOURCE
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +31,7 @@ static FILE *out = NULL;
 /* Written by the event callback (plue's dispatcher thread), read by the calling thread. */
 static volatile int progress_events = 0;
 static volatile int progress_final = 0;
+static volatile int progress_done = 0;
 
 static long number_after(const char *json, const char *key) {
     const char *at = strstr(json, key);
@@ -38,6 +42,7 @@ static void on_event(const char *json, void *userdata) {
     (void)userdata;
     if (strstr(json, "\"_tag\":\"BulkProgress\"") == NULL) return;
     __atomic_add_fetch(&progress_events, 1, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&progress_done, (int)number_after(json, "\"done\":"), __ATOMIC_SEQ_CST);
     if (number_after(json, "\"done\":") == number_after(json, "\"total\":")) __atomic_store_n(&progress_final, 1, __ATOMIC_SEQ_CST);
 }
 
@@ -72,6 +77,35 @@ static void refused(const char *input, const char *name) {
     plue_free_json(result);
 }
 
+static char *batch_ops = NULL;
+static char *batch_results = NULL;
+static void *batch_thread(void *arg) {
+    (void)arg;
+    batch_results = plue_bulk(batch_ops);
+    return NULL;
+}
+
+/* plue_shutdown while a batch runs: what has started finishes, the rest is cancelled, and the
+ * call still returns its results. */
+static int shutdown_during_batch(char *ops) {
+    pthread_t thread;
+    int waited;
+    batch_ops = ops;
+    CHECK(plue_event_subscribe(on_event, NULL) > 0, "subscribe");
+    CHECK(pthread_create(&thread, NULL, batch_thread, NULL) == 0, "thread");
+    for (waited = 0; waited < 120000 && __atomic_load_n(&progress_done, __ATOMIC_SEQ_CST) < 1; waited += 5) sleep_ms(5);
+    CHECK(__atomic_load_n(&progress_done, __ATOMIC_SEQ_CST) >= 1, "an operation finished before the shutdown");
+    CHECK(plue_shutdown() == PLUE_OK, "shutdown during the batch");
+    pthread_join(thread, NULL);
+    CHECK(batch_results != NULL, "the batch returns its results across the shutdown");
+    fprintf(out, "%s\n", batch_results != NULL ? batch_results : "null");
+    plue_free_json(batch_results);
+    free(ops);
+    fprintf(out, "done: %d failure(s)\n", failures);
+    fclose(out);
+    return failures;
+}
+
 static int run(int argc, char **argv) {
     char *ops, *results, *empty;
     int subscription, waited;
@@ -81,6 +115,7 @@ static int run(int argc, char **argv) {
     ops = read_file(argv[1]);
     if (ops == NULL) { fprintf(out, "cannot read %s\n", argv[1]); fclose(out); return 2; }
     if (plue_init(NULL) != PLUE_OK) { fprintf(out, "plue_init: %s\n", plue_get_last_error()); fclose(out); free(ops); return 3; }
+    if (argc > 3 && strcmp(argv[3], "shutdown") == 0) return shutdown_during_batch(ops);
     subscription = plue_event_subscribe(on_event, NULL);
     CHECK(subscription > 0, "subscribe");
 
