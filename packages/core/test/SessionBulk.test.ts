@@ -200,7 +200,7 @@ layer(Live, { timeout: 240_000, excludeTestServices: true })("SessionManager.bul
       const encoded = SessionBulk.encode(results) as ReadonlyArray<{ status: string; error?: { _tag: string } }>
       assert.strictEqual(encoded[6]!.error!._tag, "SessionNotFound")
       assert.strictEqual(JSON.parse(JSON.stringify(encoded))[0].session.id, ids[0])
-    }))
+    }), { timeout: 240_000 })
 
   it.effect("a lower concurrency is honoured at the proxy too", () =>
     Effect.gen(function*() {
@@ -212,7 +212,7 @@ layer(Live, { timeout: 240_000, excludeTestServices: true })("SessionManager.bul
       assert.deepStrictEqual(outcome(results), made.map(() => "ok"))
       assert.isAtMost(proxy.maxInFlight(), 3)
       results.forEach((r, i) => r.status === "ok" && assert.strictEqual(r.session.title, `renamed ${i}`))
-    }))
+    }), { timeout: 120_000 })
 
   it.effect("operations on one session run in input order, one at a time; sessions in parallel", () =>
     Effect.gen(function*() {
@@ -239,7 +239,7 @@ layer(Live, { timeout: 240_000, excludeTestServices: true })("SessionManager.bul
       assert.deepStrictEqual(titles(b!.id), ["b0", "b1", "b2", "b3", "b4", "b5"])
       assert.strictEqual(proxy.maxOnOneSession(), 1, "one request at a time on a session")
       assert.strictEqual((yield* direct.get(a!.id)).title, "a5")
-    }))
+    }), { timeout: 120_000 })
 
   it.effect("an operation that repeats the previous one on its session is skipped as a duplicate", () =>
     Effect.gen(function*() {
@@ -271,7 +271,7 @@ layer(Live, { timeout: 240_000, excludeTestServices: true })("SessionManager.bul
       const twins = results.slice(6).map((r) => (r.status === "ok" ? r.session.id : ""))
       assert.notStrictEqual(twins[0], twins[1])
       for (const id of twins) assert.strictEqual((yield* direct.get(id)).title, "twin")
-    }))
+    }), { timeout: 120_000 })
 
   it.effect("stopOnError: after the first failure nothing starts; the rest are skipped and untouched", () =>
     Effect.gen(function*() {
@@ -295,7 +295,7 @@ layer(Live, { timeout: 240_000, excludeTestServices: true })("SessionManager.bul
         { op: "title", session: q!.id, title: "ran" }
       ], { concurrency: 1 })
       assert.deepStrictEqual(outcome(all), ["failed", "ok"])
-    }))
+    }), { timeout: 120_000 })
 
   it.effect("cancel: what is in flight finishes, what has not started is cancelled and never sent", () =>
     Effect.gen(function*() {
@@ -326,32 +326,33 @@ layer(Live, { timeout: 240_000, excludeTestServices: true })("SessionManager.bul
       assert.strictEqual((yield* direct.get(a!.id)).title, "in flight")
       assert.strictEqual((yield* direct.get(b!.id)).title, "bulk cancel 1")
       assert.strictEqual((yield* direct.get(c!.id)).id, c!.id)
-    }))
+    }), { timeout: 120_000 })
 
-  it.scoped("BulkProgress: from 0 to the total, at most every 100 ms, the last one final", () =>
+  it.scoped("BulkProgress: from the start to the total, throttled to one per 100 ms, the last one final", () =>
     Effect.gen(function*() {
       const sessions = yield* SessionManager
       const events = yield* SessionEvents
-      const seen: Array<{ at: number; event: Delivery }> = []
-      yield* Effect.forkScoped(Stream.runForEach(yield* events.subscribe, (event) => Effect.sync(() => seen.push({ at: Date.now(), event }))))
+      const seen: Array<Delivery> = []
+      yield* Effect.forkScoped(Stream.runForEach(yield* events.subscribe, (event) => Effect.sync(() => seen.push(event))))
       const made = yield* makeSessions(16, "bulk progress")
       const ops: Array<SessionBulk.Operation> = made.map((s) => ({ op: "delete", session: s.id }))
       ops.push({ op: "delete", session: missing(3) }, { op: "delete", session: missing(3) })
+      const started = Date.now()
       const results = yield* sessions.bulk(ops, { concurrency: 2 })
       assert.deepStrictEqual(outcome(results).slice(16), ["failed", "skipped"])
-      const progress = () => seen.flatMap((s) => (s.event._tag === "BulkProgress" ? [{ at: s.at, ...s.event }] : []))
+      const progress = () => seen.flatMap((e) => (e._tag === "BulkProgress" ? [e] : []))
       yield* Wait.until("the final BulkProgress", () => progress().some((p) => p.done === p.total))
+      const elapsed = Date.now() - started
       const mine = progress()
       const batch = mine[0]!.batch
       assert.isTrue(mine.every((p) => p.batch === batch && p.total === 18))
       assert.strictEqual(mine[0]!.done, 1, "the duplicate is done from the start")
       assert.deepStrictEqual({ done: mine.at(-1)!.done, failed: mine.at(-1)!.failed }, { done: 18, failed: 1 })
-      for (let i = 1; i < mine.length; i++) {
-        assert.isAtLeast(mine[i]!.done, mine[i - 1]!.done)
-        // Timestamps are taken on arrival here, so allow the subscriber's own scheduling slack.
-        assert.isAtLeast(mine[i]!.at - mine[i - 1]!.at, 90, "at most every 100 ms")
-      }
-    }))
+      for (let i = 1; i < mine.length; i++) assert.isAtLeast(mine[i]!.done, mine[i - 1]!.done)
+      // Throttled: the first one at the start, then at most one per 100 ms. (Arrival times at a
+      // subscriber jitter, so the count over the whole batch is checked, not each gap.)
+      assert.isAtMost(mine.length, Math.floor(elapsed / 100) + 1, `${mine.length} events in ${elapsed} ms`)
+    }), { timeout: 120_000 })
 
   it.effect("creates, titles, abort, unshare and malformed ids in one batch", () =>
     Effect.gen(function*() {
@@ -377,7 +378,7 @@ layer(Live, { timeout: 240_000, excludeTestServices: true })("SessionManager.bul
       assert.deepStrictEqual(outcome(more), ["ok", "ok", "ok"])
       assert.isTrue(more[2]!.status === "ok" && more[2]!.deleted === 2, "the child went with its parent")
       assert.deepStrictEqual(yield* sessions.bulk([]), [])
-    }))
+    }), { timeout: 120_000 })
 
   it.effect("parseBatch refuses what is not a batch, and accepts one", () =>
     Effect.sync(() => {

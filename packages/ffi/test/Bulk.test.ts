@@ -101,7 +101,7 @@ layer(Live, { timeout: 240_000, excludeTestServices: true })("plue_bulk from C a
       assert.strictEqual(leaks.strings, 0)
       assert.deepStrictEqual(leaks.handles, [], "the batch closes every handle it opened")
       yield* verify(report, ids)
-    }))
+    }), { timeout: 180_000 })
 
   it.effect("plue_shutdown during a batch: what started finishes, the rest is cancelled and untouched; the call returns", () =>
     Effect.gen(function*() {
@@ -140,7 +140,7 @@ layer(Live, { timeout: 240_000, excludeTestServices: true })("plue_bulk from C a
         const there = Either.isRight(yield* Effect.either(client.get(made[i]!.id)))
         assert.strictEqual(there, i >= ok, `session ${i}: ${results[i]!.status}`)
       }
-    }))
+    }), { timeout: 180_000 })
 
   it.effect("through plue_init and the sidecar: the same batch, the same results", () =>
     Effect.gen(function*() {
@@ -161,5 +161,5 @@ layer(Live, { timeout: 240_000, excludeTestServices: true })("plue_bulk from C a
       const report = readFileSync(outFile, "utf8")
       assert.strictEqual(ran.code, 0, `${report}\n${ran.stderr}`)
       yield* verify(report, ids)
-    }))
+    }), { timeout: 180_000 })
 })
