@@ -1,6 +1,7 @@
 /**
  * Batches: 64 deletes through `SessionManager.bulk`, serial (concurrency 1) against concurrency 8,
- * in the same run against the same real server. Each round deletes fresh sessions that the
+ * in the same run against the same real server, beside the same deletes sent straight through the
+ * client (what the server itself gains from concurrency). Each round deletes fresh sessions that the
  * bridge's cache already follows, alternating which of the two goes first.
  */
 import type * as OpenCodeClient from "@plue/core/OpenCodeClient"
@@ -16,6 +17,9 @@ export interface BulkFigures {
   readonly concurrency: number
   /** Median serial time over median concurrent time. */
   readonly speedup: number
+  /** The same deletes sent straight through the client (no bridge), serial and 8 at once, ms. */
+  readonly rawSerialMs: ReadonlyArray<number>
+  readonly rawConcurrentMs: ReadonlyArray<number>
   /** Operations that did not succeed (should be none). */
   readonly failures: number
 }
@@ -56,16 +60,29 @@ export const bulkBench = (
         failures += results.filter((r) => r.status !== "ok").length
         return ms
       })
+    // The server's own limit: the same deletes straight through the client.
+    const raw = (c: number) =>
+      Effect.gen(function*() {
+        const ops = yield* prepare
+        const start = performance.now()
+        const outcomes = yield* Effect.forEach(ops, (op) => Effect.either(client.delete(op.session)), { concurrency: c })
+        const ms = performance.now() - start
+        failures += outcomes.filter((o) => o._tag === "Left").length
+        return ms
+      })
     const serialMs: Array<number> = []
     const concurrentMs: Array<number> = []
+    const rawSerialMs: Array<number> = []
+    const rawConcurrentMs: Array<number> = []
     for (let round = 0; round < options.rounds; round++) {
-      if (round % 2 === 0) {
-        serialMs.push(yield* timed(1))
-        concurrentMs.push(yield* timed(concurrency))
-      } else {
-        concurrentMs.push(yield* timed(concurrency))
-        serialMs.push(yield* timed(1))
-      }
+      const turns = [
+        () => Effect.map(timed(1), (ms) => void serialMs.push(ms)),
+        () => Effect.map(timed(concurrency), (ms) => void concurrentMs.push(ms)),
+        () => Effect.map(raw(1), (ms) => void rawSerialMs.push(ms)),
+        () => Effect.map(raw(concurrency), (ms) => void rawConcurrentMs.push(ms))
+      ]
+      // A different one goes first each round.
+      for (let i = 0; i < turns.length; i++) yield* turns[(i + round) % turns.length]!()
     }
     return {
       operations: n,
@@ -74,6 +91,8 @@ export const bulkBench = (
       concurrentMs,
       concurrency,
       speedup: median(serialMs) / median(concurrentMs),
+      rawSerialMs,
+      rawConcurrentMs,
       failures
     }
   })
@@ -84,6 +103,8 @@ export const bulkLines = (f: BulkFigures): Array<string> => {
     `\nBulk: ${f.operations} deletes through SessionManager.bulk, ${f.rounds} rounds (baseline: the same batch serial, concurrency 1)`,
     `  serial          median ${median(f.serialMs).toFixed(0)} ms  (each: ${fmt(f.serialMs)})`,
     `  concurrency ${f.concurrency}   median ${median(f.concurrentMs).toFixed(0)} ms  (each: ${fmt(f.concurrentMs)})`,
-    `  concurrency ${f.concurrency} takes ${(1 / f.speedup).toFixed(2)} of the serial wall time (${f.speedup.toFixed(2)}x faster); ${f.failures} operation(s) failed`
+    `  concurrency ${f.concurrency} takes ${(1 / f.speedup).toFixed(2)} of the serial wall time (${f.speedup.toFixed(2)}x faster); ${f.failures} operation(s) failed`,
+    `  raw client, no bridge: serial median ${median(f.rawSerialMs).toFixed(0)} ms, ${f.concurrency} at once median ${median(f.rawConcurrentMs).toFixed(0)} ms` +
+      ` (${(median(f.rawSerialMs) / median(f.rawConcurrentMs)).toFixed(2)}x): the server's own gain from concurrency`
   ]
 }
