@@ -3,12 +3,14 @@
  * The OpenCode client and the session bridge (from @plue/core's benchmark), then the C API.
  * `--json` prints one JSON object; `--quick` runs fewer rounds; `--client` runs only the client
  * figures (real server and loopback stub); `--c-api` runs only the C API section; `--retry` runs
- * only the retry figure (a rename during a 10 s database lock); `--no-retry` leaves it out.
+ * only the retry figure (a rename during a 10 s database lock); `--no-retry` leaves it out; `--bulk`
+ * runs only the batch figure (64 deletes, serial against concurrency 8).
  */
 import { NodeContext } from "@effect/platform-node"
 import * as UndiciHttpClient from "@plue/core/UndiciHttpClient"
 import { OpenCodeClient, OpenCodeConnection, OpenCodeServer, Plue, SessionCache, SessionEvents, SessionManager, SessionSync } from "@plue/core"
 import { bridgeBench } from "./bridge.js"
+import { bulkBench, bulkLines } from "./bulk.js"
 import { clientBench, overheadBench } from "./client.js"
 import { loadBench } from "./load.js"
 import { type RetryFigures, retryBench, retryTable } from "./retry.js"
@@ -155,7 +157,7 @@ const startupOnly = Effect.sync(() => {
 
 const program = Effect.gen(function*() {
   // First, while nothing else of the benchmark runs.
-  const startup = args.has("--client") || args.has("--retry") ? [] : startupBench(quick ? 7 : 21)
+  const startup = args.has("--client") || args.has("--retry") || args.has("--bulk") ? [] : startupBench(quick ? 7 : 21)
   const box = yield* makeSandbox
   const server = yield* OpenCodeServer.start({ cwd: box.project, env: box.env })
   const connection = OpenCodeConnection.layer({ url: server.url, password: server.password })
@@ -179,6 +181,18 @@ const program = Effect.gen(function*() {
     const { c, sidecar } = yield* cApiBench(context, server)
     if (args.has("--json")) console.log(JSON.stringify({ c, sidecar }, null, 2))
     else printC(c, sidecar)
+    return
+  }
+
+  if (args.has("--bulk")) {
+    const context = yield* Layer.build(Plue.layer().pipe(Layer.provide(connection)))
+    yield* Context.get(context, SessionSync.SessionSync).awaitConnected
+    const bulk = yield* bulkBench(client, Context.get(context, SessionManager.SessionManager), { rounds: quick ? 3 : 7 })
+    if (args.has("--json")) console.log(JSON.stringify({ machine, bulk }, null, 2))
+    else {
+      console.log(`plue benchmark: ${machine.node}, ${machine.cpus}, ${machine.memory}`)
+      for (const line of bulkLines(bulk)) console.log(line)
+    }
     return
   }
 
@@ -212,11 +226,13 @@ const program = Effect.gen(function*() {
     quick ? { sessions: 1000, rounds: 2, handleCycles: 10_000 } : { sessions: 10_000, rounds: 3, handleCycles: 100_000 }
   )
 
+  const bulk = yield* bulkBench(client, Context.get(context, SessionManager.SessionManager), { rounds: quick ? 3 : 7 })
+
   const { c, sidecar } = yield* cApiBench(context, server)
   const retry = args.has("--no-retry") ? undefined : yield* retryBench(server, box, retryRounds)
 
   if (args.has("--json")) {
-    console.log(JSON.stringify({ machine, startup, client: clientFigures, clientOverhead: overhead, bridge, c, sidecar, load, retry }, null, 2))
+    console.log(JSON.stringify({ machine, startup, client: clientFigures, clientOverhead: overhead, bridge, c, sidecar, load, retry, bulk }, null, 2))
     return
   }
   const f = bridge.freshness
@@ -234,6 +250,7 @@ const program = Effect.gen(function*() {
     `\nFreshness, another client's PATCH sent -> Updated event at our subscriber (${f.samples} changes):` +
       ` p50 ${f.p50.toFixed(2)} ms, p99 ${f.p99.toFixed(2)} ms`
   )
+  for (const line of bulkLines(bulk)) console.log(line)
   printC(c, sidecar)
   console.log(`\nLoad: ${load.sessions} sessions on the server (created in ${load.createSeconds} s); baseline: one raw fetch of the whole list`)
   console.log(table([load.reconcile]))

@@ -75,6 +75,9 @@ const json: Flag = { long: "json", short: "j", description: "Print JSON for mach
 export const connectionFlags: ReadonlyArray<Flag> = [url, password, directory]
 
 const ID = ["ID", "A session id, like ses_df557fc75ffe8uAWx0P0wTjSPl"] as const
+const MORE = ["ID...", "More session ids: all of them run as one batch, 8 at a time"] as const
+const BATCH = "With several ids: one line per session and a summary (--json: the results array); the exit\n" +
+  "code is that of the worst failure (worst first: 4 unauthorized, 5 unreachable, 1, 2, 3 not found)."
 const EX = "ses_df557fc75ffe8uAWx0P0wTjSPl"
 
 /**
@@ -104,10 +107,11 @@ export const commands: ReadonlyArray<CommandHelp> = [
   { path: ["session", "get"], summary: "Show one session", args: [ID], flags: [json, ...connectionFlags], examples: [`plue session get ${EX}`] },
   {
     path: ["session", "title"],
-    summary: "Set a session's title",
-    args: [ID, ["TEXT", "The new title"]],
+    summary: "Set the title of one or more sessions",
+    details: BATCH,
+    args: [ID, MORE, ["TEXT", "The new title (the last argument)"]],
     flags: [json, ...connectionFlags],
-    examples: [`plue session title ${EX} "Parser, take two"`]
+    examples: [`plue session title ${EX} "Parser, take two"`, `plue session title ${EX} ses_df557fc75ffe8uAWx0P0wTjSPm "Archived"`]
   },
   {
     path: ["session", "init"],
@@ -123,15 +127,24 @@ export const commands: ReadonlyArray<CommandHelp> = [
   },
   {
     path: ["session", "delete"],
-    summary: "Delete a session and all its children",
-    args: [ID],
-    flags: [json, ...connectionFlags],
-    examples: [`plue session delete ${EX}`]
+    summary: "Delete sessions and all their children",
+    details: "Name the sessions, or select them from the server's listing (--older-than and --title-matching\n" +
+      "together: the sessions that match both; a child goes with its selected parent).\n" + BATCH,
+    args: [["ID...", "Session ids (one or more), unless selected with the flags below"]],
+    flags: [
+      { long: "older-than", value: "DURATION", description: "Every session not updated for this long: 30m, 12h, 7d, 2w, \"2 weeks\"" },
+      { long: "title-matching", value: "TEXT", description: "Every session whose title contains TEXT (any case)" },
+      { long: "dry-run", description: "Print what would be deleted; delete nothing" },
+      json,
+      ...connectionFlags
+    ],
+    examples: [`plue session delete ${EX}`, "plue session delete --older-than 30d --dry-run", `plue session delete --title-matching "scratch" -j`]
   },
   {
     path: ["session", "abort"],
-    summary: "Stop whatever a session is running",
-    args: [ID],
+    summary: "Stop whatever one or more sessions are running",
+    details: BATCH,
+    args: [ID, MORE],
     flags: [json, ...connectionFlags],
     examples: [`plue session abort ${EX}`]
   },
@@ -147,8 +160,9 @@ export const commands: ReadonlyArray<CommandHelp> = [
   },
   {
     path: ["session", "unshare"],
-    summary: "Stop sharing a session",
-    args: [ID],
+    summary: "Stop sharing one or more sessions",
+    details: BATCH,
+    args: [ID, MORE],
     flags: [json, ...connectionFlags],
     examples: [`plue session unshare ${EX}`]
   },

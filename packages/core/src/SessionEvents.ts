@@ -187,6 +187,20 @@ export const DeadLettered = Schema.TaggedStruct("DeadLettered", {
 })
 
 /**
+ * How far a batch (`SessionManager.bulk`) has got: `done` of `total` operations finished (any
+ * result), `failed` of them failed. At the start, then at most every 100 ms while it changes,
+ * and once more with the final count.
+ *
+ * @since 0.1.0
+ */
+export const BulkProgress = Schema.TaggedStruct("BulkProgress", {
+  batch: Schema.Number,
+  done: Schema.Number,
+  failed: Schema.Number,
+  total: Schema.Number
+})
+
+/**
  * Every session event.
  *
  * @since 0.1.0
@@ -206,7 +220,8 @@ export const SessionEvent = Schema.Union(
   Cancelled,
   Conflict,
   Overwritten,
-  DeadLettered
+  DeadLettered,
+  BulkProgress
 )
 
 /**

@@ -18,12 +18,14 @@ import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
 import { parseSessionId, type SessionId } from "./Identifier.js"
 import * as OutboxEngine from "./internal/outbox.js"
+import * as Bulk from "./internal/bulk.js"
 import * as OpenCodeClient from "./OpenCodeClient.js"
 import { OpenCodeConnection } from "./OpenCodeConnection.js"
 import type { OpenCodeError } from "./OpenCodeError.js"
 import type { Session } from "./OpenCodeSchema.js"
 import { Aborted, InvalidHandle, SessionDeleted, type SessionError, ShareUnavailable } from "./PlueError.js"
 import { SessionCache } from "./SessionCache.js"
+import type * as SessionBulk from "./SessionBulk.js"
 import { SessionEvents } from "./SessionEvents.js"
 import { ShareGrants } from "./ShareGrants.js"
 import { type Choice, type Item, OperationNotFound, OperationNotFound as OperationNotFoundError, Outbox, type OutboxError } from "./Outbox.js"
@@ -138,6 +140,15 @@ export interface Service {
   readonly handles: Effect.Effect<ReadonlyArray<HandleInfo>>
   /** The durable outbox (see `Outbox`). */
   readonly outbox: OutboxControl
+  /**
+   * Runs a batch of operations by session id: one result per operation, in input order; at most
+   * `concurrency` (8) in flight; one session's operations in input order. Not atomic (see
+   * `SessionBulk`). Publishes `BulkProgress` events.
+   */
+  readonly bulk: (
+    operations: ReadonlyArray<SessionBulk.Operation>,
+    options?: SessionBulk.Options
+  ) => Effect.Effect<ReadonlyArray<SessionBulk.Result>>
 }
 
 /**
@@ -200,6 +211,7 @@ export const make: Effect.Effect<
     : undefined
   const open = new Map<Handle, HandleState>()
   let lastHandle = 0
+  let lastBatch = 0
 
   // Closing the layer closes every handle.
   yield* Effect.addFinalizer(() =>
@@ -391,7 +403,9 @@ export const make: Effect.Effect<
       const out: Array<HandleInfo> = []
       for (const state of open.values()) out.push({ handle: state.handle, sessionId: state.sessionId, inFlight: yield* FiberSet.size(state.fibers) })
       return out
-    })
+    }),
+    bulk: (operations, options) =>
+      Effect.suspend(() => Bulk.run(service, events.unsafePublish, layerScope, ++lastBatch, operations, options))
   }
   return service
 })

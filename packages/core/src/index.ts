@@ -37,6 +37,9 @@ export * as SessionSync from "./SessionSync.js"
 /** Session handles and the operations of the C API. */
 export * as SessionManager from "./SessionManager.js"
 
+/** Batches of session operations (`SessionManager.bulk`): operations and results as Schemas. */
+export * as SessionBulk from "./SessionBulk.js"
+
 /** The whole bridge as one Layer (`Plue.layer`, `Plue.layerConfig`, `Plue.layerManaged`). */
 export * as Plue from "./Plue.js"
 

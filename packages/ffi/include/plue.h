@@ -135,7 +135,7 @@ typedef enum plue_error {
 typedef plue_error plue_error_t;
 
 /* Receives one session event as JSON ({"_tag":"Created"|"Updated"|"Deleted"|"Shared"|"Unshared"|
- * "Aborted"|"Status"|"Error"|"Lagged", ...}). The string is valid only during the call. */
+ * "Aborted"|"Status"|"Error"|"BulkProgress"|"Lagged", ...}). The string is valid only during the call. */
 typedef void (*plue_event_callback)(const char *event_json, void *userdata);
 
 /* How plue_init starts and connects the sidecar. Zero it, set size to sizeof(plue_options), and
@@ -299,6 +299,27 @@ PLUE_API void plue_session_destroy(plue_session_t session);
 PLUE_API int plue_conflict_resolve(const char *op_id, const char *choice);
 
 /*
+ * plue_bulk: Runs a batch of session operations by session id, at most `concurrency` (default 8) at once, and gives one result per operation, in input order. Operations on the same session run one after another in input order; different sessions run in parallel. Not atomic: what succeeded stays done when another operation fails. An operation that repeats the previous one on its session (same op and arguments) is skipped. With `stopOnError`, no operation starts after the first failure. plue_shutdown during a batch lets the operations in flight finish and cancels the rest. While it runs, event subscribers receive `{"_tag":"BulkProgress","batch":n,"done":n,"failed":n,"total":n}` at most every 100 ms.
+ *
+ * Operations (unknown fields refuse the whole batch; a malformed session id fails only its operation):
+ *   {"op":"create", "title"?: string, "parent"?: id}
+ *   {"op":"title", "session": id, "title": string}
+ *   {"op":"delete"|"abort"|"share"|"unshare", "session": id}
+ * Results, in input order, each with "index" (its position) and "op" (the operation as given):
+ *   {"status":"ok", "index", "op", "session": Session (delete: as it was just before),
+ *    "deleted"?: n (delete: sessions that went, children included), "share"?: {"url", "secret"?, "expiresAt"?} (share)}
+ *   {"status":"failed", "index", "op", "code": plue_error, "message": text, "error": {"_tag": ..., its fields}}
+ *   {"status":"skipped", "index", "op", "reason": "duplicate" (with "duplicateOf": index) | "stopped"}
+ *   {"status":"cancelled", "index", "op"}: not started when plue_shutdown came; nothing was sent for it.
+ *
+ * ops_json: the batch as JSON: an array of operations, or `{"operations": [...], "concurrency": n, "stopOnError": true}` (not NULL).
+ * Returns:   the results as a JSON array, a string the caller owns and frees with plue_free_json; NULL only when ops_json is not a valid batch (PLUE_ERR_INVALID_ARGUMENT), or when the call itself could not run (PLUE_ERR_NOT_BOUND, ...). A failed operation is a result, never a NULL.
+ * On failure plue_get_last_error_code() and plue_get_last_error() say why.
+ * Blocks the calling thread until done; never call it on the JavaScript main thread.
+ */
+PLUE_API char *plue_bulk(const char *ops_json);
+
+/*
  * plue_get_last_error: the message of the last call made on this thread ("" after a success),
  * at most 1023 bytes. Owned by plue; valid until the next plue call on this thread. Never NULL.
  */
@@ -370,6 +391,7 @@ PLUE_API int plue_host_main(int argc, char **argv);
 #define PLUE__OP_SESSION_UNSHARE 10
 #define PLUE__OP_SESSION_DESTROY 11
 #define PLUE__OP_CONFLICT_RESOLVE 12
+#define PLUE__OP_BULK 13
 /* Sidecar frames: a 36-byte little-endian header {u32 length, u32 kind, u64 id, i64 value,
  * i32 code, i32 length of a (-1: NULL), i32 length of b (-1: NULL)}, then the bytes of a and b. */
 #define PLUE__WIRE_HEADER_SIZE 36
@@ -1514,6 +1536,17 @@ PLUE_API int plue_conflict_resolve(const char *op_id, const char *choice) {
     if (choice != NULL && !plue__utf8_valid(choice)) return plue__fail(PLUE_ERR_INVALID_ARGUMENT, "plue_conflict_resolve: choice is not valid UTF-8");
     code = plue__invoke(PLUE__OP_CONFLICT_RESOLVE, NULL, op_id, choice, &rec);
     return code;
+}
+
+PLUE_API char *plue_bulk(const char *ops_json) {
+    plue__record rec;
+    int code;
+    if (ops_json == NULL) { plue__fail(PLUE_ERR_INVALID_ARGUMENT, "plue_bulk: ops_json is NULL"); return NULL; }
+    if (ops_json != NULL && !plue__utf8_valid(ops_json)) { plue__fail(PLUE_ERR_INVALID_ARGUMENT, "plue_bulk: ops_json is not valid UTF-8"); return NULL; }
+    code = plue__invoke(PLUE__OP_BULK, NULL, ops_json, NULL, &rec);
+    if (code != PLUE_OK) return NULL;
+    if (rec.json == NULL) { plue__fail(PLUE_ERR_INTERNAL, "plue_bulk: the bridge returned no JSON"); return NULL; }
+    return rec.json;
 }
 
 PLUE_API const char *plue_errstr(int code) {

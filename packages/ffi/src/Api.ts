@@ -97,6 +97,8 @@ export interface BridgedFunction {
   readonly returns: string
   /** Answered in C from the warm-read mirror when it holds the handle (no hop to JavaScript). */
   readonly mirrored?: boolean
+  /** More documentation (the JSON shapes it takes and gives), for the header and the reference. */
+  readonly details?: ReadonlyArray<string>
 }
 
 /**
@@ -223,6 +225,31 @@ export const Functions = [
     ],
     summary: "Resolves a title conflict of the outbox (PLUE_OUTBOX=1): the queued change waiting on it is sent with the chosen title, or dropped for the server's. The outcome arrives as events (`Confirmed`, `RolledBack`, or a new `Conflict`). An op_id that is not waiting on a conflict fails with PLUE_ERR_NOT_FOUND; a choice of another shape with PLUE_ERR_INVALID_ARGUMENT.",
     returns: "0 once the choice is recorded, otherwise a plue_error code."
+  },
+  {
+    name: "plue_bulk",
+    op: 13,
+    result: "json",
+    handle: false,
+    strings: [{
+      name: "ops_json",
+      nullable: false,
+      doc: "the batch as JSON: an array of operations, or `{\"operations\": [...], \"concurrency\": n, \"stopOnError\": true}`"
+    }],
+    summary: "Runs a batch of session operations by session id, at most `concurrency` (default 8) at once, and gives one result per operation, in input order. Operations on the same session run one after another in input order; different sessions run in parallel. Not atomic: what succeeded stays done when another operation fails. An operation that repeats the previous one on its session (same op and arguments) is skipped. With `stopOnError`, no operation starts after the first failure. plue_shutdown during a batch lets the operations in flight finish and cancels the rest. While it runs, event subscribers receive `{\"_tag\":\"BulkProgress\",\"batch\":n,\"done\":n,\"failed\":n,\"total\":n}` at most every 100 ms.",
+    returns: "the results as a JSON array, a string the caller owns and frees with plue_free_json; NULL only when ops_json is not a valid batch (PLUE_ERR_INVALID_ARGUMENT), or when the call itself could not run (PLUE_ERR_NOT_BOUND, ...). A failed operation is a result, never a NULL.",
+    details: [
+      "Operations (unknown fields refuse the whole batch; a malformed session id fails only its operation):",
+      "  {\"op\":\"create\", \"title\"?: string, \"parent\"?: id}",
+      "  {\"op\":\"title\", \"session\": id, \"title\": string}",
+      "  {\"op\":\"delete\"|\"abort\"|\"share\"|\"unshare\", \"session\": id}",
+      "Results, in input order, each with \"index\" (its position) and \"op\" (the operation as given):",
+      "  {\"status\":\"ok\", \"index\", \"op\", \"session\": Session (delete: as it was just before),",
+      "   \"deleted\"?: n (delete: sessions that went, children included), \"share\"?: {\"url\", \"secret\"?, \"expiresAt\"?} (share)}",
+      "  {\"status\":\"failed\", \"index\", \"op\", \"code\": plue_error, \"message\": text, \"error\": {\"_tag\": ..., its fields}}",
+      "  {\"status\":\"skipped\", \"index\", \"op\", \"reason\": \"duplicate\" (with \"duplicateOf\": index) | \"stopped\"}",
+      "  {\"status\":\"cancelled\", \"index\", \"op\"}: not started when plue_shutdown came; nothing was sent for it."
+    ]
   }
 ] as const satisfies ReadonlyArray<BridgedFunction>
 

@@ -5,7 +5,7 @@
  *
  * @since 0.1.0
  */
-import type { PlueError, SessionCache, SessionEvents, SessionManager } from "@plue/core"
+import type { SessionCache, SessionEvents, SessionManager } from "@plue/core"
 import * as Effect from "effect/Effect"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
@@ -65,7 +65,7 @@ export interface Bound {
  *
  * @since 0.1.0
  */
-export const errorCodes: Dispatch.ErrorCodeMap<PlueError.SessionError> = Dispatch.errorCodes
+export const errorCodes: Dispatch.ErrorCodeMap<Dispatch.CallError> = Dispatch.errorCodes
 
 /**
  * The exhaustive mapping type {@link errorCodes} satisfies.
@@ -79,7 +79,7 @@ export type ErrorCodeMap<E extends { readonly _tag: string }> = Dispatch.ErrorCo
  *
  * @since 0.1.0
  */
-export const errorCode = (error: PlueError.SessionError): number => Dispatch.errorCode(error)
+export const errorCode = (error: Dispatch.CallError): number => Dispatch.errorCode(error)
 
 type Entry = (typeof BridgeEntries)[number]["key"]
 

@@ -64,6 +64,7 @@ const declaration = (f: BridgedFunction): string => {
   const lines = [
     `${f.name}: ${f.summary}`,
     "",
+    ...(f.details !== undefined ? [...f.details.map((line) => line.replace(/\*\//g, "* /")), ""] : []),
     ...(f.handle ? ["session:   a handle from plue_session_create or plue_session_open."] : []),
     ...f.strings.map((s) => `${s.name}: ${s.doc}${s.nullable ? "" : " (not NULL)"}.`),
     `Returns:   ${f.returns}`,
@@ -233,7 +234,7 @@ ${codes}
 typedef plue_error plue_error_t;
 
 /* Receives one session event as JSON ({"_tag":"Created"|"Updated"|"Deleted"|"Shared"|"Unshared"|
- * "Aborted"|"Status"|"Error"|"Lagged", ...}). The string is valid only during the call. */
+ * "Aborted"|"Status"|"Error"|"BulkProgress"|"Lagged", ...}). The string is valid only during the call. */
 typedef void (*plue_event_callback)(const char *event_json, void *userdata);
 
 /* How plue_init starts and connects the sidecar. Zero it, set size to sizeof(plue_options), and

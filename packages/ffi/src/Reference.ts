@@ -5,6 +5,7 @@
  */
 import {
   API_VERSION,
+  type BridgedFunction,
   ErrorCodes,
   Functions,
   LibraryFunctions,
@@ -92,8 +93,9 @@ export const generateReference = (): string => {
     "## Session functions",
     ""
   )
-  for (const f of Functions) {
+  for (const f of Functions as ReadonlyArray<BridgedFunction>) {
     push(`### \`${f.name}\``, "", "```c", `${signature(f)};`, "```", "", f.summary, "")
+    if (f.details !== undefined) push("```", ...f.details, "```", "")
     for (const s of f.strings) push(`- \`${s.name}\`: ${s.doc}${s.nullable ? " (may be NULL)" : " (not NULL)"}.`)
     push(`- Returns ${f.returns}`, "")
   }
@@ -110,7 +112,7 @@ export const generateReference = (): string => {
   }
   push(
     "",
-    "Event JSON carries `_tag`: `Created`, `Updated` (with `changes`), `Deleted`, `Shared` (with `url`), `Unshared`, `Aborted`, `Status` (with `status.type`), `Error`, or `Lagged` (`missed` events were dropped for a subscriber that fell behind).",
+    "Event JSON carries `_tag`: `Created`, `Updated` (with `changes`), `Deleted`, `Shared` (with `url`), `Unshared`, `Aborted`, `Status` (with `status.type`), `Error`, `BulkProgress` (`batch`, `done`, `failed`, `total`: how far a `plue_bulk` batch has got), or `Lagged` (`missed` events were dropped for a subscriber that fell behind).",
     "",
     "## Result codes",
     "",

@@ -8,6 +8,7 @@ import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import * as Identifier from "@plue/core/Identifier"
 import * as OpenCodeClient from "@plue/core/OpenCodeClient"
+import type * as OpenCodeError from "@plue/core/OpenCodeError"
 import type * as OpenCodeSchema from "@plue/core/OpenCodeSchema"
 import type * as SessionManager from "@plue/core/SessionManager"
 import * as Console from "effect/Console"
@@ -15,8 +16,9 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as Connection from "../Connection.js"
-import { InitFailed, ShareFailed } from "../Errors.js"
+import { InitFailed, ShareFailed, UsageError } from "../Errors.js"
 import { json, localTime, sanitize, table, truncate } from "../Output.js"
+import * as Bulk from "./bulk.js"
 
 const jsonFlag = Options.boolean("json").pipe(
   Options.withAlias("j"),
@@ -36,6 +38,12 @@ const sessionId = Args.text({ name: "ID" }).pipe(
   Args.withSchema(SessionIdInput),
   Args.withDescription("A session id, like ses_df557fc75ffe8uAWx0P0wTjSPl")
 )
+/** One or more session ids: with more than one, the command runs them as one batch. */
+const sessionIds = sessionId.pipe(Args.atLeast(1))
+const badId = (text: string) =>
+  new UsageError({
+    message: `Invalid session id '${sanitize(text.slice(0, 48))}': a session id is ses_ followed by 1-64 ASCII letters or digits, like ses_df557fc75ffe8uAWx0P0wTjSPl`
+  })
 
 const withClient = <A, E, R>(
   connection: Connection.ConnectionOptions,
@@ -141,15 +149,24 @@ const get = Command.make("get", { ...Connection.options, id: sessionId, json: js
 
 const title = Command.make("title", {
   ...Connection.options,
-  id: sessionId,
-  text: Args.text({ name: "TEXT" }).pipe(Args.withDescription("The new title")),
+  words: Args.text({ name: "ID... TEXT" }).pipe(
+    Args.atLeast(2),
+    Args.withDescription("One or more session ids, then the new title")
+  ),
   json: jsonFlag
 }, (o) =>
   Effect.gen(function*() {
-      const id = o.id
-      const session = yield* withClient(o, Effect.flatMap(OpenCodeClient.OpenCodeClient, (c) => c.update(id, { title: o.text })))
-      yield* print(o.json, session, () => `titled ${session.id}  ${sanitize(session.title)}`)
-    })).pipe(describe("Set a session's title", ["plue session title ses_df557fc75ffe8uAWx0P0wTjSPl \"Parser, take two\""]))
+    const ids = o.words.slice(0, -1)
+    const text = o.words[o.words.length - 1]!
+    const wrong = ids.find((id) => !Identifier.SessionIdPattern.test(id))
+    if (wrong !== undefined) return yield* badId(wrong)
+    if (ids.length > 1) {
+      return yield* Bulk.run(o, "title", o.json, () => Effect.succeed(ids.map((session) => ({ op: "title" as const, session, title: text }))))
+    }
+    const id = ids[0]!
+    const session = yield* withClient(o, Effect.flatMap(OpenCodeClient.OpenCodeClient, (c) => c.update(id, { title: text })))
+    yield* print(o.json, session, () => `titled ${session.id}  ${sanitize(session.title)}`)
+  })).pipe(describe("Set the title of one or more sessions", ["plue session title ses_df557fc75ffe8uAWx0P0wTjSPl \"Parser, take two\""]))
 
 const init = Command.make("init", {
   ...Connection.options,
@@ -172,21 +189,77 @@ const init = Command.make("init", {
     "plue session init ses_df557fc75ffe8uAWx0P0wTjSPl --provider anthropic --model claude-sonnet-4"
   ]))
 
-const remove = Command.make("delete", { ...Connection.options, id: sessionId, json: jsonFlag }, (o) =>
+const remove = Command.make("delete", {
+  ...Connection.options,
+  ids: sessionId.pipe(Args.repeated),
+  olderThan: Options.text("older-than").pipe(
+    Options.withSchema(Schema.String.pipe(Schema.filter((text) => Option.isSome(Bulk.parseDuration(text)), {
+      message: (issue) => `--older-than: '${sanitize(String(issue.actual))}' is not a duration; write it like --older-than 7d, 12h, 30m or "2 weeks"`
+    }))),
+    Options.withDescription("Every session not updated for this long (7d, 12h, 30m, \"2 weeks\")"),
+    Options.optional
+  ),
+  titleMatching: Options.text("title-matching").pipe(
+    Options.withDescription("Every session whose title contains this text (any case)"),
+    Options.optional
+  ),
+  dryRun: Options.boolean("dry-run").pipe(Options.withDescription("Print what would be deleted; delete nothing")),
+  json: jsonFlag
+}, (o) =>
   Effect.gen(function*() {
-      const id = o.id
+    const filtered = Option.isSome(o.olderThan) || Option.isSome(o.titleMatching)
+    if (filtered && o.ids.length > 0) {
+      return yield* new UsageError({ message: "give session ids or --older-than / --title-matching, not both" })
+    }
+    if (!filtered && o.ids.length === 0) {
+      return yield* new UsageError({ message: "missing ID: give session ids, or select with --older-than DURATION / --title-matching TEXT" })
+    }
+    if (!filtered && o.ids.length === 1 && !o.dryRun) {
+      const id = o.ids[0]!
       const gone = yield* withHandle(o, id, (manager, handle) => manager.delete(handle))
       const children = gone - 1
-      yield* print(o.json, { deleted: id, children }, () =>
+      return yield* print(o.json, { deleted: id, children }, () =>
         `deleted ${id}${children > 0 ? ` and ${children} child session${children === 1 ? "" : "s"}` : ""}`)
-    })).pipe(describe("Delete a session and all its children", ["plue session delete ses_df557fc75ffe8uAWx0P0wTjSPl"]))
+    }
+    const select = (
+      manager: SessionManager.Service
+    ): Effect.Effect<ReadonlyArray<{ readonly id: string; readonly title?: string | undefined }>, OpenCodeError.OpenCodeError> =>
+      filtered
+        ? Effect.map(manager.list, (all) =>
+          Bulk.selectSessions(all, {
+            olderThan: Option.flatMap(o.olderThan, Bulk.parseDuration),
+            titleMatching: o.titleMatching,
+            now: Date.now()
+          }))
+        : Effect.succeed(o.ids.map((id) => ({ id })))
+    if (o.dryRun) {
+      const chosen = yield* Effect.provide(
+        Effect.gen(function*() {
+          const { SessionManager: Manager } = yield* Effect.promise(() => import("@plue/core/SessionManager"))
+          return yield* select(yield* Manager)
+        }),
+        Connection.managerLayer(o)
+      )
+      if (o.json) return yield* Console.log(json(chosen))
+      for (const s of chosen) yield* Console.log(`would delete ${s.id}${s.title !== undefined ? `  ${sanitize(s.title)}` : ""}`)
+      return yield* Console.log(`would delete ${chosen.length} session${chosen.length === 1 ? "" : "s"} (dry run: nothing was deleted)`)
+    }
+    yield* Bulk.run(o, "delete", o.json, (manager) =>
+      Effect.map(select(manager), (chosen) => chosen.map((s) => ({ op: "delete" as const, session: s.id }))))
+  })).pipe(describe("Delete sessions and all their children", [
+    "plue session delete ses_df557fc75ffe8uAWx0P0wTjSPl",
+    "plue session delete --older-than 30d --dry-run"
+  ]))
 
-const abort = Command.make("abort", { ...Connection.options, id: sessionId, json: jsonFlag }, (o) =>
+const abort = Command.make("abort", { ...Connection.options, ids: sessionIds, json: jsonFlag }, (o) =>
   Effect.gen(function*() {
-      const id = o.id
-      yield* withClient(o, Effect.flatMap(OpenCodeClient.OpenCodeClient, (c) => c.abort(id)))
-      yield* print(o.json, { aborted: id }, () => `aborted ${id}`)
-    })).pipe(describe("Stop whatever a session is running", ["plue session abort ses_df557fc75ffe8uAWx0P0wTjSPl"]))
+    if (o.ids.length > 1) {
+      return yield* Bulk.run(o, "abort", o.json, () => Effect.succeed(o.ids.map((session) => ({ op: "abort" as const, session }))))
+    }
+    const id = o.ids[0]
+    yield* withClient(o, Effect.flatMap(OpenCodeClient.OpenCodeClient, (c) => c.abort(id)))
+    yield* print(o.json, { aborted: id }, () => `aborted ${id}`)
+  })).pipe(describe("Stop whatever one or more sessions are running", ["plue session abort ses_df557fc75ffe8uAWx0P0wTjSPl"]))
 
 const share = Command.make("share", { ...Connection.options, id: sessionId, json: jsonFlag }, (o) =>
   Effect.gen(function*() {
@@ -217,12 +290,15 @@ const share = Command.make("share", { ...Connection.options, id: sessionId, json
     "plue session share ses_df557fc75ffe8uAWx0P0wTjSPl --json"
   ]))
 
-const unshare = Command.make("unshare", { ...Connection.options, id: sessionId, json: jsonFlag }, (o) =>
+const unshare = Command.make("unshare", { ...Connection.options, ids: sessionIds, json: jsonFlag }, (o) =>
   Effect.gen(function*() {
-      const id = o.id
-      const session = yield* withClient(o, Effect.flatMap(OpenCodeClient.OpenCodeClient, (c) => c.unshare(id)))
-      yield* print(o.json, session, () => `unshared ${id}`)
-    })).pipe(describe("Stop sharing a session", ["plue session unshare ses_df557fc75ffe8uAWx0P0wTjSPl"]))
+    if (o.ids.length > 1) {
+      return yield* Bulk.run(o, "unshare", o.json, () => Effect.succeed(o.ids.map((session) => ({ op: "unshare" as const, session }))))
+    }
+    const id = o.ids[0]
+    const session = yield* withClient(o, Effect.flatMap(OpenCodeClient.OpenCodeClient, (c) => c.unshare(id)))
+    yield* print(o.json, session, () => `unshared ${id}`)
+  })).pipe(describe("Stop sharing one or more sessions", ["plue session unshare ses_df557fc75ffe8uAWx0P0wTjSPl"]))
 
 /**
  * `plue session`.

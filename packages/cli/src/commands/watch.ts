@@ -50,6 +50,8 @@ const describe = (event: SessionEvents.Delivery | SessionEvents.Snapshot): strin
       return `overwritten ${event.sessionId}  ${event.opId} by ${sanitize(JSON.stringify(event.remote))}`
     case "DeadLettered":
       return `dead      ${event.sessionId}  ${event.kind} ${event.opId}: ${sanitize(event.error)}`
+    case "BulkProgress":
+      return `progress  batch ${event.batch}: ${event.done} of ${event.total} done, ${event.failed} failed`
     case "Lagged":
       return `lagged    ${event.missed} events were dropped; run plue session list to resynchronise`
   }

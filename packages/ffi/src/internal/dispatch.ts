@@ -8,8 +8,11 @@ import type { SessionCache, SessionEvents, SessionManager } from "@plue/core"
 import { SessionCache as Cache, SessionEvents as Events, SessionManager as Manager } from "@plue/core"
 import type { PlueError } from "@plue/core"
 import { BadRequest } from "@plue/core/OpenCodeError"
+import * as SessionBulk from "@plue/core/SessionBulk"
 import * as Cause from "effect/Cause"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Runtime from "effect/Runtime"
@@ -35,8 +38,12 @@ export interface Outcome {
 /** The result code of every failure a session operation can have: exhaustive over the union. */
 export type ErrorCodeMap<E extends { readonly _tag: string }> = { readonly [K in E["_tag"]]: ErrorName }
 
+/** Every failure a bridged operation can have: a session failure, or a batch that is not one. */
+export type CallError = PlueError.SessionError | SessionBulk.InvalidBatch
+
 /** The C result code of each session failure. A new error does not compile until it is added here. */
-export const errorCodes: ErrorCodeMap<PlueError.SessionError> = {
+export const errorCodes: ErrorCodeMap<CallError> = {
+  InvalidBatch: "PLUE_ERR_INVALID_ARGUMENT",
   InvalidSessionId: "PLUE_ERR_INVALID_ARGUMENT",
   BadRequest: "PLUE_ERR_INVALID_ARGUMENT",
   InvalidHandle: "PLUE_ERR_INVALID_HANDLE",
@@ -54,9 +61,16 @@ export const errorCodes: ErrorCodeMap<PlueError.SessionError> = {
 }
 
 /** The plue_error code of a session failure. */
-export const errorCode = (error: PlueError.SessionError): number => Code[errorCodes[error._tag]]
+export const errorCode = (error: CallError): number => Code[errorCodes[error._tag]]
 
-type Operation = (handle: number, a: string | null, b: string | null) => Effect.Effect<Outcome, PlueError.SessionError>
+type Operation = (handle: number, a: string | null, b: string | null) => Effect.Effect<Outcome, CallError>
+
+/** A batch's results as C receives them: each failure also carries its plue_error `code`. */
+const bulkJson = (results: ReadonlyArray<SessionBulk.Result>): string =>
+  JSON.stringify(SessionBulk.encode(results).map((encoded, i) => {
+    const result = results[i]!
+    return result.status === "failed" ? { ...(encoded as object), code: errorCode(result.error) } : encoded
+  }))
 
 /** A running dispatcher. */
 export interface Dispatcher<R> {
@@ -74,6 +88,8 @@ export const make = <R>(
     const events = yield* Events.SessionEvents
     const cache = yield* Cache.SessionCache
     const runtime = yield* Effect.runtime<never>()
+    // Done when the dispatcher closes: a batch then starts nothing more and returns its results.
+    const closing = yield* Deferred.make<void>()
 
     // The warm-read mirror in C: while the cache is coherent, every open handle's session JSON,
     // rewritten in the same step as each cache change (listeners run synchronously), so a C
@@ -146,11 +162,22 @@ export const make = <R>(
           // Out of the mirror first: from this step on, reads of it hop here and fail.
           closed(h)
           return Effect.as(sessions.destroy(h), none)
+        }),
+      plue_bulk: (_, a) =>
+        Effect.suspend(() => {
+          const batch = SessionBulk.parseBatch(a ?? "")
+          if (Either.isLeft(batch)) return Effect.fail(batch.left)
+          return Effect.map(
+            sessions.bulk(batch.right.operations, { ...batch.right.options, cancel: closing }),
+            (results): Outcome => ({ json: bulkJson(results) })
+          )
         })
     }
+    /** Operations that closing lets finish (they stop by themselves once `closing` is done). */
+    const draining = new Set<number>(Functions.filter((f) => f.name === "plue_bulk").map((f) => f.op))
     const byOp = new Map<number, Operation>(Functions.map((f) => [f.op, operations[f.name]]))
 
-    const finish = (record: R, exit: Exit.Exit<Outcome, PlueError.SessionError>) => {
+    const finish = (record: R, exit: Exit.Exit<Outcome, CallError>) => {
       if (Exit.isSuccess(exit)) {
         port.complete(record, Code.PLUE_OK, null, exit.value.json ?? null, exit.value.value ?? 0)
         return
@@ -165,7 +192,8 @@ export const make = <R>(
       }
     }
 
-    const pending = new Set<Fiber.RuntimeFiber<Outcome, PlueError.SessionError>>()
+    const pending = new Set<Fiber.RuntimeFiber<Outcome, CallError>>()
+    const finishing = new Set<Fiber.RuntimeFiber<Outcome, CallError>>()
     let open = true
     const runFork = Runtime.runFork(runtime)
 
@@ -185,9 +213,10 @@ export const make = <R>(
         finish(record, done)
         return
       }
-      pending.add(fiber)
+      const set = draining.has(op) ? finishing : pending
+      set.add(fiber)
       fiber.addObserver((exit) => {
-        pending.delete(fiber)
+        set.delete(fiber)
         finish(record, exit)
       })
     }
@@ -201,7 +230,13 @@ export const make = <R>(
       call,
       close: Effect.suspend(() => {
         open = false
-        return Effect.forEach([...pending], Fiber.interrupt, { discard: true })
+        return Effect.zipRight(
+          Deferred.succeed(closing, undefined),
+          Effect.zipRight(
+            Effect.forEach([...pending], Fiber.interrupt, { discard: true }),
+            Effect.forEach([...finishing], Fiber.await, { discard: true })
+          )
+        )
       })
     }
   })

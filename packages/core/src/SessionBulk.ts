@@ -1,0 +1,260 @@
+/**
+ * Batches of session operations (`SessionManager.bulk`): what a batch is made of and what it
+ * gives back, as Schemas, since both cross into C (`plue_bulk`) and the CLI as JSON.
+ *
+ * OpenCode has no batch route: a batch is many requests, at most `concurrency` at once, one
+ * result per operation, in input order. Operations on one session run one after another, in
+ * input order; different sessions run in parallel. A batch is not atomic: what succeeded stays
+ * done when another operation fails.
+ *
+ * @since 0.1.0
+ */
+import type * as Deferred from "effect/Deferred"
+import * as Either from "effect/Either"
+import * as Schema from "effect/Schema"
+import { OpenCodeError } from "./OpenCodeError.js"
+import { Session } from "./OpenCodeSchema.js"
+import { OperationNotFound, OutboxError } from "./Outbox.js"
+import { Aborted, InvalidHandle, SessionDeleted, ShareUnavailable } from "./PlueError.js"
+
+/**
+ * Creates a session (`parent`: as a child of that session). Never a duplicate of another create.
+ *
+ * @since 0.1.0
+ */
+export const Create = Schema.Struct({
+  op: Schema.Literal("create"),
+  title: Schema.optional(Schema.String),
+  parent: Schema.optional(Schema.String)
+})
+
+/**
+ * Sets a session's title.
+ *
+ * @since 0.1.0
+ */
+export const Title = Schema.Struct({
+  op: Schema.Literal("title"),
+  session: Schema.String,
+  title: Schema.String
+})
+
+/**
+ * Deletes, aborts, shares or unshares a session.
+ *
+ * @since 0.1.0
+ */
+export const OnSession = Schema.Struct({
+  op: Schema.Literal("delete", "abort", "share", "unshare"),
+  session: Schema.String
+})
+
+/**
+ * One operation of a batch. Session ids are checked per operation (a malformed one fails that
+ * operation with `InvalidSessionId`), so one bad id never refuses the whole batch.
+ *
+ * @since 0.1.0
+ */
+export const Operation = Schema.Union(Create, Title, OnSession)
+
+/**
+ * @since 0.1.0
+ */
+export type Operation = typeof Operation.Type
+
+/**
+ * The operations of a batch.
+ *
+ * @since 0.1.0
+ */
+export const Operations = Schema.Array(Operation)
+
+/**
+ * Every failure an operation of a batch can have.
+ *
+ * @since 0.1.0
+ */
+export const OperationError = Schema.Union(
+  OpenCodeError,
+  InvalidHandle,
+  SessionDeleted,
+  Aborted,
+  ShareUnavailable,
+  OutboxError,
+  OperationNotFound
+)
+
+/**
+ * What a share gave (the secret and expiry when the share service is plue's own).
+ *
+ * @since 0.1.0
+ */
+export const ShareOutcome = Schema.Struct({
+  url: Schema.String,
+  secret: Schema.optional(Schema.String),
+  expiresAt: Schema.optional(Schema.NullOr(Schema.Number))
+})
+
+/**
+ * The operation succeeded. `session` is the session after it (for `delete`: as it was just
+ * before); `deleted` (delete) counts the sessions that went, children included; `share` (share)
+ * is the link.
+ *
+ * @since 0.1.0
+ */
+export const Ok = Schema.Struct({
+  status: Schema.Literal("ok"),
+  index: Schema.Number,
+  op: Operation,
+  session: Session,
+  deleted: Schema.optional(Schema.Number),
+  share: Schema.optional(ShareOutcome)
+})
+
+/**
+ * The operation failed: `error` is the tagged error (`_tag` and its fields), `message` its text.
+ *
+ * @since 0.1.0
+ */
+export const Failed = Schema.Struct({
+  status: Schema.Literal("failed"),
+  index: Schema.Number,
+  op: Operation,
+  error: OperationError,
+  message: Schema.String
+})
+
+/**
+ * Why an operation was not run.
+ *
+ * @since 0.1.0
+ */
+export const SkipReason = Schema.Literal("duplicate", "stopped")
+
+/**
+ * The operation was not run: it repeats the previous operation on the same session
+ * (`duplicate`, with `duplicateOf` its index), or an earlier failure stopped the batch
+ * (`stopped`, with `stopOnError`).
+ *
+ * @since 0.1.0
+ */
+export const Skipped = Schema.Struct({
+  status: Schema.Literal("skipped"),
+  index: Schema.Number,
+  op: Operation,
+  reason: SkipReason,
+  duplicateOf: Schema.optional(Schema.Number)
+})
+
+/**
+ * The batch was cancelled before this operation started; nothing was sent for it.
+ *
+ * @since 0.1.0
+ */
+export const Cancelled = Schema.Struct({
+  status: Schema.Literal("cancelled"),
+  index: Schema.Number,
+  op: Operation
+})
+
+/**
+ * The result of one operation.
+ *
+ * @since 0.1.0
+ */
+export const Result = Schema.Union(Ok, Failed, Skipped, Cancelled)
+
+/**
+ * @since 0.1.0
+ */
+export type Result = typeof Result.Type
+
+/**
+ * The results of a batch, one per operation, in input order.
+ *
+ * @since 0.1.0
+ */
+export const Results = Schema.Array(Result)
+
+/**
+ * How a batch runs.
+ *
+ * @since 0.1.0
+ */
+export interface Options {
+  /** Operations in flight at once (at least 1). Default 8. */
+  readonly concurrency?: number | undefined
+  /** After the first failure no operation starts; the rest are `skipped` (`stopped`). Default false. */
+  readonly stopOnError?: boolean | undefined
+  /**
+   * Once this is done, no operation starts any more: those not started are `cancelled`; those in
+   * flight finish and keep their results. (Interrupting the batch instead interrupts the
+   * operations in flight and gives no results.)
+   */
+  readonly cancel?: Deferred.Deferred<void> | undefined
+}
+
+/**
+ * The default number of operations in flight at once.
+ *
+ * @since 0.1.0
+ */
+export const DEFAULT_CONCURRENCY = 8
+
+/**
+ * The batch itself is not valid: not an array of operations of the shapes above.
+ *
+ * @since 0.1.0
+ */
+export class InvalidBatch extends Schema.TaggedError<InvalidBatch>("@plue/core/InvalidBatch")(
+  "InvalidBatch",
+  { detail: Schema.String }
+) {
+  override get message(): string {
+    return `Invalid batch of operations: ${this.detail}. A batch is a JSON array of {"op":"create","title"?,"parent"?}, {"op":"title","session","title"} or {"op":"delete"|"abort"|"share"|"unshare","session"}, or {"operations":[...],"concurrency"?,"stopOnError"?}.`
+  }
+}
+
+/**
+ * A batch with its options, as JSON carries it: either the array of operations alone, or
+ * `{"operations": [...], "concurrency"?: n, "stopOnError"?: bool}`.
+ *
+ * @since 0.1.0
+ */
+export const Batch = Schema.Union(
+  Operations,
+  Schema.Struct({
+    operations: Operations,
+    concurrency: Schema.optional(Schema.Int.pipe(Schema.greaterThanOrEqualTo(1))),
+    stopOnError: Schema.optional(Schema.Boolean)
+  })
+)
+
+const decodeBatch = Schema.decodeUnknownEither(Schema.parseJson(Batch), { onExcessProperty: "error", errors: "first" })
+
+/**
+ * Reads a batch (see {@link Batch}) from JSON text; unknown fields are refused, so a typo never
+ * goes unnoticed.
+ *
+ * @since 0.1.0
+ */
+export const parseBatch = (
+  json: string
+): Either.Either<{ readonly operations: ReadonlyArray<Operation>; readonly options: Options }, InvalidBatch> =>
+  Either.map(
+    Either.mapLeft(decodeBatch(json), (error) => new InvalidBatch({ detail: error.message.replace(/\s+/g, " ").slice(0, 400) })),
+    (batch) => {
+      if (!("operations" in batch)) return { operations: batch, options: {} }
+      const { operations, ...options } = batch
+      return { operations, options }
+    }
+  )
+
+const encodeResults = Schema.encodeSync(Results, { onExcessProperty: "preserve" })
+
+/**
+ * The results as plain JSON data (errors as `{_tag, ...fields}`), every field of each session kept.
+ *
+ * @since 0.1.0
+ */
+export const encode = (results: ReadonlyArray<Result>): ReadonlyArray<unknown> => encodeResults(results)
