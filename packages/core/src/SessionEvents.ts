@@ -97,11 +97,58 @@ export const Errored = Schema.TaggedStruct("Error", {
 })
 
 /**
+ * What an operation is doing: `queued` (accepted, not started), `sending` (its request is on the
+ * way), `retrying` (a failed attempt will be sent again; `attempt` counts retries from 1),
+ * `waiting` (initialize: the model is running the turn), then `done` or `failed` (with `reason`).
+ *
+ * @since 0.1.0
+ */
+export const ProgressPhase = Schema.Literal("queued", "sending", "retrying", "waiting", "done", "failed")
+
+/**
+ * @since 0.1.0
+ */
+export type ProgressPhase = typeof ProgressPhase.Type
+
+/**
+ * The operations that report progress, named as the C API's bulk operations are.
+ *
+ * @since 0.1.0
+ */
+export const OperationKind = Schema.Literal("create", "title", "initialize", "delete", "abort", "share", "unshare")
+
+/**
+ * @since 0.1.0
+ */
+export type OperationKind = typeof OperationKind.Type
+
+/**
+ * One phase change of an operation made through this bridge's session manager. `opId` names the
+ * operation (a positive integer, never reused in this bridge); `sessionId` is absent only while a
+ * create has no session yet. Not a change to a session: a progress indicator reads it.
+ *
+ * @since 0.1.0
+ */
+export const Progress = Schema.TaggedStruct("Progress", {
+  opId: Schema.Number,
+  sessionId: Schema.optional(SessionId),
+  kind: OperationKind,
+  phase: ProgressPhase,
+  attempt: Schema.optional(Schema.Number),
+  reason: Schema.optional(Schema.String)
+})
+
+/**
+ * @since 0.1.0
+ */
+export type Progress = typeof Progress.Type
+
+/**
  * Every session event.
  *
  * @since 0.1.0
  */
-export const SessionEvent = Schema.Union(Created, Updated, Deleted, Shared, Unshared, Aborted, Status, Errored)
+export const SessionEvent = Schema.Union(Created, Updated, Deleted, Shared, Unshared, Aborted, Status, Errored, Progress)
 
 /**
  * @since 0.1.0

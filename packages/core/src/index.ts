@@ -42,3 +42,6 @@ export * as Plue from "./Plue.js"
 
 /** What the bridge needs of a share service in this process (provided by `@plue/share`). */
 export * as ShareGrants from "./ShareGrants.js"
+
+/** The progress hook: how an operation's phases (retries included) reach its `Progress` events. */
+export * as Progress from "./Progress.js"

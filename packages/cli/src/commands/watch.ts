@@ -36,6 +36,10 @@ const describe = (event: SessionEvents.Delivery | SessionEvents.Snapshot): strin
       return `status    ${event.sessionId}  ${event.status.type}`
     case "Error":
       return `error     ${event.sessionId ?? "-"}  ${sanitize(JSON.stringify(event.error))}`
+    case "Progress":
+      return `progress  ${event.sessionId ?? "-"}  ${event.kind} #${event.opId} ${event.phase}${
+        event.attempt !== undefined ? ` (retry ${event.attempt})` : ""
+      }${event.reason !== undefined ? `: ${sanitize(event.reason)}` : ""}`
     case "Lagged":
       return `lagged    ${event.missed} events were dropped; run plue session list to resynchronise`
   }

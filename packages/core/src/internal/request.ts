@@ -27,6 +27,7 @@ import {
   type UnreachableReason
 } from "../OpenCodeError.js"
 import { wireParseOptions } from "../OpenCodeSchema.js"
+import * as Progress from "../Progress.js"
 import { compileCheck } from "./check.js"
 
 /** What one call needs to know to be sent, classified and decoded. */
@@ -249,9 +250,18 @@ export const makePipeline = (settings: ConnectionSettings, base: HttpClient.Http
     )
     if (!spec.idempotent || settings.retries === 0) return attempt
     // The retry machinery is entered only after a first failure: the usual call pays nothing
-    // for it. The first retry waits like every later one.
-    return Effect.catchIf(attempt, isRetryable, () =>
-      Effect.retry(Effect.zipRight(firstRetryDelay, attempt), { schedule: retrySchedule, while: isRetryable }))
+    // for it. The first retry waits like every later one. Each retry is reported to the
+    // operation's progress reporter (a no-op outside one) when it is decided, before its wait.
+    return Effect.catchIf(attempt, isRetryable, (first) => {
+      let retries = 1
+      const schedule = retrySchedule.pipe(
+        Schedule.intersect(Schedule.recurWhile(isRetryable)),
+        Schedule.onDecision(([, error], decision) =>
+          decision._tag === "Continue" ? Progress.retrying(++retries, Progress.reasonOf(error)) : Effect.void)
+      )
+      const again: Effect.Effect<A, OpenCodeError> = Effect.zipRight(firstRetryDelay, attempt)
+      return Effect.zipRight(Progress.retrying(retries, Progress.reasonOf(first)), Effect.retry(again, schedule))
+    })
   }
 
   const open: Pipeline["open"] = (path, accept, timeout) => {
