@@ -127,7 +127,10 @@ const withDeadline = <E2>(duration: Duration.Duration, onTimeout: () => E2) =>
           timedOut = true
           fiber.unsafeInterruptAsFork(fiber.id())
         }))
-      return Effect.flatMap(Effect.forkDaemon(alarm), (timer) =>
+      // The alarm is always interruptible: forked in an uninterruptible region (this one, or a
+      // caller's) it would inherit it, ignore its interruption, and keep its timer (and a CLI
+      // process) alive for the whole deadline after the call ended.
+      return Effect.flatMap(Effect.forkDaemon(Effect.interruptible(alarm)), (timer) =>
         restore(Fiber.await(fiber)).pipe(
           Effect.onInterrupt(() => Effect.zipRight(Fiber.interruptFork(timer), Fiber.interrupt(fiber))),
           Effect.flatMap((exit): Effect.Effect<A, E | E2> => {
