@@ -101,7 +101,8 @@ export const show = <A, E, R>(
   }
   const draw = () => {
     const glyph = FRAMES[frame++ % FRAMES.length]!
-    const width = Math.max(10, (process.stderr.columns ?? 80) - 3)
+    // A terminal that does not say its width (0) is taken as 80 columns.
+    const width = Math.max(10, (process.stderr.columns || 80) - 3)
     write(`${ERASE_LINE}${color ? `\x1b[36m${glyph}\x1b[39m` : glyph} ${truncate(sanitize(current), width)}`)
   }
   const indicator: Indicator = {
@@ -118,8 +119,10 @@ export const show = <A, E, R>(
     Effect.zipRight(appear),
     Effect.zipRight(how === "spinner" ? Effect.repeat(Effect.sync(draw), Schedule.spaced(Duration.millis(80))) : Effect.never)
   )
+  // Forked interruptible: an acquire runs uninterruptibly, and a ticker inheriting that could
+  // never be stopped (its release would wait for it forever).
   return Effect.acquireUseRelease(
-    Effect.forkDaemon(ticker),
+    Effect.forkDaemon(Effect.interruptible(ticker)),
     () => f(indicator),
     (fiber) =>
       Effect.zipRight(

@@ -43,7 +43,8 @@ const serverEnv = Effect.map(OpenCodeServer.OpenCodeServer, (server) => ({
 
 /** `plue args...` with its stdout and stderr on a pseudo-terminal; what the terminal showed. */
 const onTerminal = (args: ReadonlyArray<string>, env: Record<string, string>) =>
-  Spawn.run("script", ["-qfec", [process.execPath, BIN, ...args].map(quote).join(" "), "/dev/null"], {
+  // A pty made by `script` says it has 0 columns: give it a width, so lines are not cut.
+  Spawn.run("script", ["-qfec", `stty cols 200 rows 50; ${[process.execPath, BIN, ...args].map(quote).join(" ")}`, "/dev/null"], {
     env: { TERM: "xterm-256color", ...env }
   })
 
@@ -140,7 +141,7 @@ layer(Live, { timeout: 300_000, excludeTestServices: true })("plue session init:
     Effect.gen(function*() {
       const box = yield* TestServer.TestSandbox
       const env = { ...box.env, HOME: `${box.home}` }
-      const shown = yield* Spawn.run("script", ["-qfec", [process.execPath, BIN, "session", "list", "--roots"].map(quote).join(" "), "/dev/null"], {
+      const shown = yield* Spawn.run("script", ["-qfec", `stty cols 200 rows 50; ${[process.execPath, BIN, "session", "list", "--roots"].map(quote).join(" ")}`, "/dev/null"], {
         env: { TERM: "xterm-256color", ...env },
         cwd: box.project
       })

@@ -235,3 +235,37 @@ describe("Progress (the hook)", () => {
       assert.strictEqual(seen.length, before)
     }).pipe(Effect.provide(Platform.layer)))
 })
+
+// A model that answers the first two requests 429 (retry after 200 ms): OpenCode retries it and
+// says so with `session.status` retry, which initialize relays as `retrying`.
+const BusyStub = StubLlm.layer({ pace: "50 millis", chunks: 5, busyFirst: 2 }).pipe(
+  Layer.provide(NodeHttpServer.layer(createServer, { port: 0, host: "127.0.0.1" }))
+)
+const BusyLive = Plue.layer().pipe(
+  Layer.provideMerge(Layer.unwrapEffect(Effect.map(StubLlm.StubLlm, (stub) => TestServer.layer({ config: stub.opencodeConfig })))),
+  Layer.provideMerge(BusyStub),
+  Layer.provideMerge(Platform.layer)
+)
+
+layer(BusyLive, { timeout: 180_000, excludeTestServices: true })("Progress when OpenCode retries the model", (it) => {
+  it.scoped("initialize relays session.status retry as retrying, with OpenCode's attempt and message", () =>
+    Effect.gen(function*() {
+      const manager = yield* SessionManager.SessionManager
+      const stub = yield* StubLlm.StubLlm
+      yield* (yield* SessionSync).awaitConnected
+      const seen = yield* recordProgress(yield* SessionEvents)
+      const handle = yield* manager.create({ title: "init, busy model" })
+      yield* manager.initialize(handle, { providerID: stub.providerID, modelID: stub.modelID })
+      yield* Wait.until("initialize's progress to end", ended(seen, "initialize"))
+      assert.isAtLeast((yield* stub.stats).refused, 1, "the model refused at least once")
+      const [init] = phasesOf(seen, "initialize")
+      const phases = init!.map((e) => e.phase)
+      assert.deepStrictEqual(phases.slice(0, 2), ["queued", "sending"], JSON.stringify(init))
+      assert.strictEqual(phases[phases.length - 1], "done")
+      const retries = init!.filter((e) => e.phase === "retrying")
+      assert.isAtLeast(retries.length, 1, JSON.stringify(init))
+      assert.strictEqual(retries[0]!.attempt, 1)
+      assert.isAbove((retries[0]!.reason ?? "").length, 0)
+      assert.deepStrictEqual(retries.map((e) => e.attempt), retries.map((_, i) => i + 1), "attempts count up from 1")
+    }))
+})
