@@ -14,6 +14,7 @@ import * as OpenCodeClient from "@plue/core/OpenCodeClient"
 import * as OpenCodeConnection from "@plue/core/OpenCodeConnection"
 import type * as OpenCodeError from "@plue/core/OpenCodeError"
 import type * as OpenCodeServer from "@plue/core/OpenCodeServer"
+import type * as SessionEvents from "@plue/core/SessionEvents"
 import type * as SessionManager from "@plue/core/SessionManager"
 import type * as SessionSync from "@plue/core/SessionSync"
 import * as ShareGrants from "@plue/core/ShareGrants"
@@ -27,13 +28,12 @@ import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import { existsSync, statSync } from "node:fs"
 import { HostUnreachable, UsageError } from "./Errors.js"
+import * as Indicator from "./Indicator.js"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type * as Redacted from "effect/Redacted"
-import * as Schedule from "effect/Schedule"
 
 /**
  * `--url`, falling back to `OPENCODE_URL`.
@@ -96,6 +96,10 @@ export interface ConnectionOptions {
   readonly url: Option.Option<string>
   readonly password: Option.Option<Redacted.Redacted<string>>
   readonly directory: Option.Option<string>
+  /** The command prints JSON (its `--json`): progress, if any, in plain lines. */
+  readonly json?: boolean | undefined
+  /** Show progress on stderr while a local server starts. Default true. */
+  readonly progress?: boolean | undefined
 }
 
 // What only some commands need is loaded when they run, so `plue --help` and `plue --version`
@@ -115,24 +119,16 @@ export const httpClient: Layer.Layer<HttpClient.HttpClient> = Layer.unwrapEffect
 )
 
 /**
- * Shows a spinner on stderr (one line when stderr is not a terminal) while `effect` runs.
+ * Shows progress on stderr while `effect` runs (`Indicator.show`: a spinner on a terminal, plain
+ * lines under `ACCESSIBLE` / `TERM=dumb` / `--json`, nothing when stderr is not a terminal).
  *
  * @since 0.1.0
  */
-export const withProgress = <A, E, R>(text: string, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => {
-  if (!process.stderr.isTTY) {
-    return Effect.zipRight(Effect.sync(() => process.stderr.write(`plue: ${text}...\n`)), effect)
-  }
-  const frames = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"]
-  let frame = 0
-  const draw = Effect.sync(() => process.stderr.write(`\r${frames[frame++ % frames.length]} ${text}...`))
-  const clear = Effect.sync(() => process.stderr.write("\r\x1b[2K"))
-  return Effect.acquireUseRelease(
-    Effect.fork(Effect.repeat(draw, Schedule.spaced(Duration.millis(80)))),
-    () => effect,
-    (fiber) => Effect.zipRight(Fiber.interrupt(fiber), clear)
-  )
-}
+export const withProgress = <A, E, R>(
+  text: string,
+  effect: Effect.Effect<A, E, R>,
+  options: Indicator.Options = {}
+): Effect.Effect<A, E, R> => Indicator.show(text, () => effect, options)
 
 /**
  * Where the embedded share service keeps its shares: `PLUE_SHARE_DIR`, else
@@ -234,7 +230,10 @@ const connectionTo = (
       return Layer.scoped(
         OpenCodeConnection.OpenCodeConnection,
         Effect.flatMap(loadServer, (OpenCodeServer) =>
-          withProgress("starting a local OpenCode server", OpenCodeServer.supervise({ cwd }))).pipe(
+          withProgress("starting a local OpenCode server", OpenCodeServer.supervise({ cwd }), {
+            json: options.json,
+            ...(options.progress === false ? { style: "off" as const } : {})
+          })).pipe(
             Effect.flatMap((info) =>
               Effect.map(OpenCodeConnection.retryConfig, (retry) => OpenCodeConnection.make({ ...retry, url: info.url, password: info.password }))
             )
@@ -289,7 +288,7 @@ export const bridge = (options: ConnectionOptions) =>
 export const managerLayer = (
   options: ConnectionOptions
 ): Layer.Layer<
-  SessionManager.SessionManager | ShareGrants.ShareGrants | HttpClient.HttpClient,
+  SessionManager.SessionManager | SessionEvents.SessionEvents | ShareGrants.ShareGrants | HttpClient.HttpClient,
   OpenCodeServer.ServerStartError | PlatformError | ServeError | ConfigError.ConfigError | UsageError,
   CommandExecutor.CommandExecutor
 > =>
@@ -300,7 +299,7 @@ export const managerLayer = (
     ([SessionManager, SessionCache, SessionEvents]) =>
       SessionManager.layer.pipe(
         Layer.provideMerge(SessionCache.layer()),
-        Layer.provide(Layer.merge(OpenCodeClient.layer, SessionEvents.layer())),
+        Layer.provideMerge(Layer.merge(OpenCodeClient.layer, SessionEvents.layer())),
         Layer.provideMerge(connection(options))
       )
   ))

@@ -434,8 +434,10 @@ export const make = (
         Effect.sync(() => {
           // A session never seen busy is idle: no event for that.
           const before = statuses.get(sessionId) ?? "idle"
-          if (tombstones.has(sessionId) || before === status.type) return
-          statuses.set(sessionId, status.type)
+          // Each retry of the model is a change: its attempt and next try differ.
+          const key = status.type === "retry" ? `retry:${status.attempt}` : status.type
+          if (tombstones.has(sessionId) || before === key) return
+          statuses.set(sessionId, key)
           events.unsafePublish({ _tag: "Status", sessionId, status })
         }),
       setCoherent: (value) =>

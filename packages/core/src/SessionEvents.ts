@@ -101,7 +101,7 @@ export const Errored = Schema.TaggedStruct("Error", {
  *
  * @since 0.1.0
  */
-export const OperationKind = Schema.Literal("create", "title", "delete")
+export const OutboxOperationKind = Schema.Literal("create", "title", "delete")
 
 /**
  * An operation was written to the outbox and is already visible (an `Updated`, `Created` or
@@ -112,7 +112,7 @@ export const OperationKind = Schema.Literal("create", "title", "delete")
 export const Queued = Schema.TaggedStruct("Queued", {
   opId: Schema.String,
   sessionId: SessionId,
-  kind: OperationKind,
+  kind: OutboxOperationKind,
   replaces: Schema.optional(Schema.String)
 })
 
@@ -121,7 +121,7 @@ export const Queued = Schema.TaggedStruct("Queued", {
  *
  * @since 0.1.0
  */
-export const Confirmed = Schema.TaggedStruct("Confirmed", { opId: Schema.String, sessionId: SessionId, kind: OperationKind })
+export const Confirmed = Schema.TaggedStruct("Confirmed", { opId: Schema.String, sessionId: SessionId, kind: OutboxOperationKind })
 
 /**
  * A queued operation failed for good (or was dropped); the visible value is the server's again
@@ -132,7 +132,7 @@ export const Confirmed = Schema.TaggedStruct("Confirmed", { opId: Schema.String,
 export const RolledBack = Schema.TaggedStruct("RolledBack", {
   opId: Schema.String,
   sessionId: SessionId,
-  kind: OperationKind,
+  kind: OutboxOperationKind,
   error: Schema.String,
   restored: Schema.optional(Session)
 })
@@ -146,7 +146,7 @@ export const RolledBack = Schema.TaggedStruct("RolledBack", {
 export const Cancelled = Schema.TaggedStruct("Cancelled", {
   opId: Schema.String,
   sessionId: SessionId,
-  kind: OperationKind,
+  kind: OutboxOperationKind,
   by: Schema.String
 })
 
@@ -182,7 +182,7 @@ export const Overwritten = Schema.TaggedStruct("Overwritten", { opId: Schema.Str
 export const DeadLettered = Schema.TaggedStruct("DeadLettered", {
   opId: Schema.String,
   sessionId: SessionId,
-  kind: OperationKind,
+  kind: OutboxOperationKind,
   error: Schema.String
 })
 
@@ -199,6 +199,53 @@ export const BulkProgress = Schema.TaggedStruct("BulkProgress", {
   failed: Schema.Number,
   total: Schema.Number
 })
+
+/**
+ * What an operation is doing: `queued` (accepted, not started), `sending` (its request is on the
+ * way), `retrying` (a failed attempt will be sent again; `attempt` counts retries from 1),
+ * `waiting` (initialize: the model is running the turn), then `done` or `failed` (with `reason`).
+ *
+ * @since 0.1.0
+ */
+export const ProgressPhase = Schema.Literal("queued", "sending", "retrying", "waiting", "done", "failed")
+
+/**
+ * @since 0.1.0
+ */
+export type ProgressPhase = typeof ProgressPhase.Type
+
+/**
+ * The operations that report progress, named as the C API's bulk operations are.
+ *
+ * @since 0.1.0
+ */
+export const OperationKind = Schema.Literal("create", "title", "initialize", "delete", "abort", "share", "unshare")
+
+/**
+ * @since 0.1.0
+ */
+export type OperationKind = typeof OperationKind.Type
+
+/**
+ * One phase change of an operation made through this bridge's session manager. `opId` names the
+ * operation (a positive integer, never reused in this bridge); `sessionId` is absent only while a
+ * create has no session yet. Not a change to a session: a progress indicator reads it.
+ *
+ * @since 0.1.0
+ */
+export const Progress = Schema.TaggedStruct("Progress", {
+  opId: Schema.Number,
+  sessionId: Schema.optional(SessionId),
+  kind: OperationKind,
+  phase: ProgressPhase,
+  attempt: Schema.optional(Schema.Number),
+  reason: Schema.optional(Schema.String)
+})
+
+/**
+ * @since 0.1.0
+ */
+export type Progress = typeof Progress.Type
 
 /**
  * Every session event.
@@ -221,7 +268,8 @@ export const SessionEvent = Schema.Union(
   Conflict,
   Overwritten,
   DeadLettered,
-  BulkProgress
+  BulkProgress,
+  Progress
 )
 
 /**

@@ -7,26 +7,31 @@
  *
  * @since 0.1.0
  */
+import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as ExecutionStrategy from "effect/ExecutionStrategy"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import * as FiberRef from "effect/FiberRef"
 import * as FiberSet from "effect/FiberSet"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
 import { parseSessionId, type SessionId } from "./Identifier.js"
 import * as OutboxEngine from "./internal/outbox.js"
 import * as Bulk from "./internal/bulk.js"
 import * as OpenCodeClient from "./OpenCodeClient.js"
 import { OpenCodeConnection } from "./OpenCodeConnection.js"
 import type { OpenCodeError } from "./OpenCodeError.js"
-import type { Session } from "./OpenCodeSchema.js"
+import type { Session, SessionStatus } from "./OpenCodeSchema.js"
 import { Aborted, InvalidHandle, SessionDeleted, type SessionError, ShareUnavailable } from "./PlueError.js"
 import { SessionCache } from "./SessionCache.js"
+import * as Progress from "./Progress.js"
 import type * as SessionBulk from "./SessionBulk.js"
-import { SessionEvents } from "./SessionEvents.js"
+import { type OperationKind, type ProgressPhase, SessionEvents } from "./SessionEvents.js"
 import { ShareGrants } from "./ShareGrants.js"
 import { type Choice, type Item, OperationNotFound, OperationNotFound as OperationNotFoundError, Outbox, type OutboxError } from "./Outbox.js"
 import { SessionSync } from "./SessionSync.js"
@@ -212,6 +217,112 @@ export const make: Effect.Effect<
   const open = new Map<Handle, HandleState>()
   let lastHandle = 0
   let lastBatch = 0
+  let lastOp = 0
+
+  /**
+   * Starts the progress of one operation: publishes `queued` now and returns its reporter, which
+   * publishes each phase change (a repeat of the current phase is not a change) until the
+   * operation ends with `done` or `failed`.
+   */
+  const startProgress = (kind: OperationKind, sessionId: SessionId | undefined) => {
+    const opId = ++lastOp
+    let current = sessionId
+    let last = ""
+    let ended = false
+    const publish = (phase: ProgressPhase, attempt?: number, reason?: string) => {
+      const key = `${phase}:${attempt ?? ""}`
+      if (ended || key === last) return
+      last = key
+      ended = phase === "done" || phase === "failed"
+      events.unsafePublish({
+        _tag: "Progress",
+        opId,
+        ...(current !== undefined ? { sessionId: current } : {}),
+        kind,
+        phase,
+        ...(attempt !== undefined ? { attempt } : {}),
+        ...(reason !== undefined ? { reason } : {})
+      })
+    }
+    publish("queued")
+    return {
+      report: (update: Progress.Update) => {
+        // The end is the manager's to say, from the operation's exit.
+        if (update.phase !== "done" && update.phase !== "failed") publish(update.phase, update.attempt, update.reason)
+      },
+      sessionIs: (id: SessionId) => {
+        current = id
+      },
+      end: (exit: Exit.Exit<unknown, unknown>) =>
+        Effect.sync(() => {
+          if (Exit.isSuccess(exit)) return publish("done")
+          const failure = Cause.failureOption(exit.cause)
+          publish(
+            "failed",
+            undefined,
+            Option.isSome(failure)
+              ? Progress.reasonOf(failure.value)
+              : Cause.isInterruptedOnly(exit.cause)
+              ? "interrupted"
+              : Progress.reasonOf(Cause.squash(exit.cause))
+          )
+        })
+    } satisfies Progress.Reporter & Record<string, unknown>
+  }
+
+  /** Runs `operation` as one tracked operation of `kind`: its progress from queued to its end. */
+  const tracked = <A, E>(
+    kind: OperationKind,
+    sessionId: SessionId | undefined,
+    operation: (progress: ReturnType<typeof startProgress>) => Effect.Effect<A, E>
+  ): Effect.Effect<A, E> =>
+    Effect.suspend(() => {
+      const progress = startProgress(kind, sessionId)
+      return Effect.onExit(Effect.locally(operation(progress), Progress.currentReporter, progress), progress.end)
+    })
+
+  /** What OpenCode's `session.status` means for an operation waiting on the model. */
+  const statusPhase = (status: SessionStatus): Progress.Update | undefined =>
+    status.type === "busy"
+      ? { phase: "waiting" }
+      : status.type === "retry"
+      ? { phase: "retrying", attempt: status.attempt, reason: status.message }
+      : undefined
+
+  /**
+   * Relays the session's `session.status` to the current operation's reporter while `effect`
+   * runs: from the bridge's own events when the cache follows the server's stream, else from a
+   * stream of its own, opened (or given up on, after 5 s) before `effect` starts so that no
+   * status is missed. Progress never fails the operation: a relay that cannot open is skipped.
+   */
+  const relayStatus = <A, E>(sessionId: SessionId, effect: Effect.Effect<A, E>): Effect.Effect<A, E> =>
+    Effect.scoped(Effect.gen(function*() {
+      const reporter = yield* FiberRef.get(Progress.currentReporter)
+      if (reporter === undefined) return yield* effect
+      const relay = (status: SessionStatus) =>
+        Effect.sync(() => {
+          const update = statusPhase(status)
+          if (update !== undefined) reporter.report(update)
+        })
+      if (yield* cache.coherent) {
+        const stream = yield* events.subscribe
+        yield* Effect.forkScoped(Stream.runForEach(
+          Stream.filterMap(stream, (e) => (e._tag === "Status" && e.sessionId === sessionId ? Option.some(e.status) : Option.none())),
+          relay
+        ))
+      } else {
+        const opened = yield* Deferred.make<void>()
+        yield* Effect.forkScoped(client.events.pipe(
+          Stream.tap((e) => (e.type === "server.connected" ? Deferred.succeed(opened, undefined) : Effect.void)),
+          Stream.runForEach((e) =>
+            e.type === "session.status" && e.properties.sessionID === sessionId ? relay(e.properties.status) : Effect.void),
+          Effect.ignore,
+          Effect.ensuring(Deferred.succeed(opened, undefined))
+        ))
+        yield* Effect.ignore(Effect.timeout(Deferred.await(opened), "5 seconds"))
+      }
+      return yield* effect
+    }))
 
   // Closing the layer closes every handle.
   yield* Effect.addFinalizer(() =>
@@ -250,20 +361,30 @@ export const make: Effect.Effect<
   const within = <A, E>(
     handle: Handle,
     name: string,
-    operation: (sessionId: SessionId) => Effect.Effect<A, E>
+    operation: (sessionId: SessionId) => Effect.Effect<A, E>,
+    kind?: OperationKind
   ): Effect.Effect<A, E | InvalidHandle | SessionDeleted | Aborted> =>
     Effect.gen(function*() {
       const state = yield* lookup(handle)
       if (cache.isDeleted(state.sessionId)) return yield* new SessionDeleted({ sessionId: state.sessionId })
-      const aborts = state.aborts
-      const fiber = yield* FiberSet.run(state.fibers, deletedIfGone(state.sessionId, operation(state.sessionId)))
-      const exit = yield* Fiber.await(fiber).pipe(Effect.onInterrupt(() => Fiber.interrupt(fiber)))
-      if (Exit.isSuccess(exit)) return exit.value
-      if (Exit.isInterrupted(exit)) {
-        if (!open.has(handle)) return yield* new InvalidHandle({ handle })
-        if (state.aborts !== aborts) return yield* new Aborted({ sessionId: state.sessionId, operation: name })
-      }
-      return yield* Effect.failCause(exit.cause)
+      const run = (sending: Effect.Effect<void>) =>
+        Effect.gen(function*() {
+          const aborts = state.aborts
+          const fiber = yield* FiberSet.run(
+            state.fibers,
+            Effect.zipRight(sending, deletedIfGone(state.sessionId, operation(state.sessionId)))
+          )
+          const exit = yield* Fiber.await(fiber).pipe(Effect.onInterrupt(() => Fiber.interrupt(fiber)))
+          if (Exit.isSuccess(exit)) return exit.value
+          if (Exit.isInterrupted(exit)) {
+            if (!open.has(handle)) return yield* new InvalidHandle({ handle })
+            if (state.aborts !== aborts) return yield* new Aborted({ sessionId: state.sessionId, operation: name })
+          }
+          return yield* Effect.failCause(exit.cause)
+        })
+      return yield* (kind === undefined
+        ? run(Effect.void)
+        : tracked(kind, state.sessionId, () => run(Progress.report({ phase: "sending" }))))
     })
 
   /** Every descendant of a session, asked of the server. */
@@ -289,12 +410,19 @@ export const make: Effect.Effect<
 
   const service: Service = {
     create: (options = {}) =>
-      engine !== undefined && options.parentID === undefined
-        ? Effect.flatMap(engine.create(options.title), ({ sessionId }) => issue(sessionId))
-        : client.create(options).pipe(
-        Effect.tap((session) => cache.observe(session, "local")),
-        Effect.flatMap((session) => issue(session.id))
-      ),
+      tracked("create", undefined, (progress) =>
+        engine !== undefined && options.parentID === undefined
+          ? Effect.flatMap(engine.create(options.title), ({ sessionId }) => {
+            progress.sessionIs(sessionId)
+            return issue(sessionId)
+          })
+          : Effect.zipRight(Progress.report({ phase: "sending" }), client.create(options)).pipe(
+            Effect.tap((session) => {
+              progress.sessionIs(session.id)
+              return cache.observe(session, "local")
+            }),
+            Effect.flatMap((session) => issue(session.id))
+          )),
     open: (raw) =>
       Effect.flatMap(parseSessionId(raw), (sessionId) =>
         cache.get(sessionId).pipe(Effect.flatMap((session) => issue(session.id)))),
@@ -324,7 +452,7 @@ export const make: Effect.Effect<
     list: engine === undefined ? cache.list : Effect.catchTag(cache.list, "Unreachable", () => Effect.sync(cache.peekAll)),
     updateTitle: (handle, title) =>
       engine === undefined
-        ? within(handle, "updateTitle", (sessionId) => write(client.update(sessionId, { title })))
+        ? within(handle, "updateTitle", (sessionId) => write(client.update(sessionId, { title })), "title")
         : within(handle, "updateTitle", (sessionId) =>
           Effect.gen(function*() {
             // The base is the title the change was typed over: what is visible here now.
@@ -333,9 +461,10 @@ export const make: Effect.Effect<
             const result = yield* engine.title(sessionId, title, current.title)
             if (result._tag === "Applied" && result.session !== undefined) return result.session
             return Option.getOrElse(cache.peek(sessionId), () => current)
-          })),
+          }), "title"),
+    // OpenCode's own status for the session (busy, retrying the model) is relayed as progress.
     initialize: (handle, model) =>
-      within(handle, "initialize", (sessionId) => Effect.asVoid(client.init(sessionId, model))),
+      within(handle, "initialize", (sessionId) => relayStatus(sessionId, Effect.asVoid(client.init(sessionId, model))), "initialize"),
     delete: (handle) =>
       engine !== undefined
         ? within(handle, "delete", (sessionId) =>
@@ -345,7 +474,7 @@ export const make: Effect.Effect<
               : yield* Effect.orElseSucceed(Effect.map(allChildren(sessionId), (all) => all.length), () => cache.descendants(sessionId).length)
             yield* engine.delete(sessionId)
             return below + 1
-          }))
+          }), "delete")
         : within(handle, "delete", (sessionId) =>
         Effect.gen(function*() {
           // Count what will go before asking: the server's deletion events may reach the cache
@@ -356,15 +485,19 @@ export const make: Effect.Effect<
           yield* client.delete(sessionId)
           yield* cache.remove(sessionId, "local")
           return subtree + 1
-        })),
+        }), "delete"),
     abort: (handle) =>
       Effect.gen(function*() {
         const state = yield* lookup(handle)
         if (cache.isDeleted(state.sessionId)) return yield* new SessionDeleted({ sessionId: state.sessionId })
-        state.aborts++
-        yield* FiberSet.clear(state.fibers)
-        yield* deletedIfGone(state.sessionId, client.abort(state.sessionId))
-        events.unsafePublish({ _tag: "Aborted", sessionId: state.sessionId, origin: "local" })
+        yield* tracked("abort", state.sessionId, () =>
+          Effect.gen(function*() {
+            state.aborts++
+            yield* FiberSet.clear(state.fibers)
+            yield* Progress.report({ phase: "sending" })
+            yield* deletedIfGone(state.sessionId, client.abort(state.sessionId))
+            events.unsafePublish({ _tag: "Aborted", sessionId: state.sessionId, origin: "local" })
+          }))
       }),
     share: (handle) =>
       within(handle, "share", (sessionId) =>
@@ -378,12 +511,12 @@ export const make: Effect.Effect<
                 }))
               : Effect.fail(new ShareUnavailable({ sessionId, detail: "the server answered without a share URL (sharing disabled?)" }))
           )
-        )),
+        ), "share"),
     // OpenCode's answer to an unshare can still carry the old `share`: once the call succeeded,
     // the session is not shared, whatever that answer says.
     unshare: (handle) =>
       within(handle, "unshare", (sessionId) =>
-        write(client.unshare(sessionId), ({ share: _share, ...session }) => session as Session)),
+        write(client.unshare(sessionId), ({ share: _share, ...session }) => session as Session), "unshare"),
     destroy: (handle) =>
       Effect.gen(function*() {
         const state = yield* lookup(handle)

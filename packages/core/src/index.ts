@@ -48,3 +48,5 @@ export * as ShareGrants from "./ShareGrants.js"
 
 /** The durable outbox: offline writes queued on disk and replayed exactly once. */
 export * as Outbox from "./Outbox.js"
+/** The progress hook: how an operation's phases (retries included) reach its `Progress` events. */
+export * as Progress from "./Progress.js"

@@ -42,7 +42,7 @@ const collect = <A, E, R>(
   }))
 
 const about = (id: string) => (e: Delivery) =>
-  ("session" in e && e.session?.id === id) || ("sessionId" in e && e.sessionId === id)
+  e._tag !== "Progress" && (("session" in e && e.session?.id === id) || ("sessionId" in e && e.sessionId === id))
 
 layer(Live, { timeout: 180_000, excludeTestServices: true })("the session bridge against a real server", (it) => {
   it.effect("the sync fiber connects and reconciles", () =>

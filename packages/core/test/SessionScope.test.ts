@@ -66,7 +66,7 @@ const record = Effect.gen(function*() {
 })
 
 const about = (id: string) => (e: Delivery) =>
-  ("session" in e && e.session?.id === id) || ("sessionId" in e && e.sessionId === id)
+  e._tag !== "Progress" && (("session" in e && e.session?.id === id) || ("sessionId" in e && e.sessionId === id))
 
 /** Ends the server's event stream (`POST /instance/dispose`) and waits for a fresh reconcile. */
 const disposeAndReconnect = Effect.gen(function*() {

@@ -134,9 +134,117 @@ typedef enum plue_error {
 /* The former name of plue_error. */
 typedef plue_error plue_error_t;
 
-/* Receives one session event as JSON ({"_tag":"Created"|"Updated"|"Deleted"|"Shared"|"Unshared"|
- * "Aborted"|"Status"|"Error"|"BulkProgress"|"Lagged", ...}). The string is valid only during the call. */
+/* Receives one session event as JSON, {"_tag":KIND, ...} with KIND one of the PLUE_EVENT_*
+ * strings below (ignore kinds you do not know: new ones may be added). The string is valid only
+ * during the call. */
 typedef void (*plue_event_callback)(const char *event_json, void *userdata);
+
+/* Event kinds: the value of an event's "_tag". */
+/*
+ * Created: a session appeared: `session`, `origin`.
+ */
+#define PLUE_EVENT_CREATED "Created"
+/*
+ * Updated: a session changed: `session`, `changes` (the top-level fields that differ),
+ * `origin`.
+ */
+#define PLUE_EVENT_UPDATED "Updated"
+/*
+ * Deleted: a session is gone (children before their parent): `sessionId`, `session` (when
+ * known), `origin`.
+ */
+#define PLUE_EVENT_DELETED "Deleted"
+/*
+ * Shared: a session got a share URL: `session`, `url`, `origin`.
+ */
+#define PLUE_EVENT_SHARED "Shared"
+/*
+ * Unshared: a session stopped being shared: `session`, `origin`.
+ */
+#define PLUE_EVENT_UNSHARED "Unshared"
+/*
+ * Aborted: an abort was sent through this bridge: `sessionId`, `origin`.
+ */
+#define PLUE_EVENT_ABORTED "Aborted"
+/*
+ * Status: a session became busy, idle or is retrying the model: `sessionId`, `status`
+ * (`{"type":"busy"|"idle"}` or `{"type":"retry","attempt","message","next"}`).
+ */
+#define PLUE_EVENT_STATUS "Status"
+/*
+ * Error: a session's run failed: `sessionId` (when known), `error` (OpenCode's error object).
+ */
+#define PLUE_EVENT_ERROR "Error"
+/*
+ * Progress: a phase change of an operation made through this bridge: `opId` (a number naming
+ * the operation), `sessionId` (absent while a create has no session yet), `kind` (`create`,
+ * `title`, `initialize`, `delete`, `abort`, `share`, `unshare`), `phase` (one of the
+ * PLUE_PROGRESS_* strings), `attempt` (retrying: the retry's number, from 1), `reason`
+ * (retrying: what failed; failed: why).
+ */
+#define PLUE_EVENT_PROGRESS "Progress"
+/*
+ * BulkProgress: how far a batch (plue_bulk) has got, at most every 100 ms and once at the end:
+ * `batch`, `done`, `failed`, `total`.
+ */
+#define PLUE_EVENT_BULK_PROGRESS "BulkProgress"
+/*
+ * Queued: outbox (PLUE_OUTBOX=1): an operation was written to the outbox and is already
+ * visible: `opId`, `sessionId`, `kind` (`create`, `title`, `delete`), `replaces` (the queued
+ * rename it replaced).
+ */
+#define PLUE_EVENT_QUEUED "Queued"
+/*
+ * Confirmed: outbox: the server applied a queued operation: `opId`, `sessionId`, `kind`.
+ */
+#define PLUE_EVENT_CONFIRMED "Confirmed"
+/*
+ * RolledBack: outbox: a queued operation failed for good or was dropped; the server's value is
+ * visible again: `opId`, `sessionId`, `kind`, `error`, `restored` (the session as now
+ * visible).
+ */
+#define PLUE_EVENT_ROLLED_BACK "RolledBack"
+/*
+ * Cancelled: outbox: a queued operation was cancelled before it was sent by a later one
+ * (`by`): `opId`, `sessionId`, `kind`.
+ */
+#define PLUE_EVENT_CANCELLED "Cancelled"
+/*
+ * Conflict: outbox: a queued title change met another title on the server and no clean merge
+ * exists; it waits for plue_conflict_resolve: `opId`, `sessionId`, `field`, `base`, `local`,
+ * `remote`.
+ */
+#define PLUE_EVENT_CONFLICT "Conflict"
+/*
+ * Overwritten: outbox: a title change was sent, but another value arrived in between: `opId`,
+ * `sessionId`, `remote`.
+ */
+#define PLUE_EVENT_OVERWRITTEN "Overwritten"
+/*
+ * DeadLettered: outbox: a queued operation can never succeed and moved to the dead letters:
+ * `opId`, `sessionId`, `kind`, `error`.
+ */
+#define PLUE_EVENT_DEAD_LETTERED "DeadLettered"
+/*
+ * Lagged: this subscriber fell behind: `missed` events were dropped for it.
+ */
+#define PLUE_EVENT_LAGGED "Lagged"
+/* Matches an event kind inside event_json: strstr(event_json, PLUE_EVENT_TAG(PLUE_EVENT_PROGRESS)). */
+#define PLUE_EVENT_TAG(kind) "\"_tag\":\"" kind "\""
+
+/* The phases of a Progress event (its "phase"), in the order an operation goes through them. */
+/* accepted, not started. */
+#define PLUE_PROGRESS_QUEUED "queued"
+/* its request is on the way to the server. */
+#define PLUE_PROGRESS_SENDING "sending"
+/* an attempt failed and will be sent again (`attempt`, `reason`); for initialize also OpenCode retrying the model. */
+#define PLUE_PROGRESS_RETRYING "retrying"
+/* initialize: the model is running the turn (OpenCode says the session is busy). */
+#define PLUE_PROGRESS_WAITING "waiting"
+/* it succeeded. */
+#define PLUE_PROGRESS_DONE "done"
+/* it failed (`reason`); the call itself returns the error code. */
+#define PLUE_PROGRESS_FAILED "failed"
 
 /* How plue_init starts and connects the sidecar. Zero it, set size to sizeof(plue_options), and
  * set what you need: fields left NULL or 0 take their defaults. Fields are only ever appended. */

@@ -484,3 +484,53 @@ export const WIRE_HEADER_SIZE = 36
  * @since 0.1.0
  */
 export const WIRE_MAX_FRAME = 256 * 1024 * 1024
+
+/**
+ * The events a callback receives (`plue_event_subscribe`): each is one JSON object whose `_tag`
+ * is one of these kinds. Kinds are only ever appended; a host ignores kinds it does not know.
+ *
+ * @since 0.1.0
+ */
+export const EventKinds = [
+  { name: "CREATED", tag: "Created", doc: "a session appeared: `session`, `origin`" },
+  { name: "UPDATED", tag: "Updated", doc: "a session changed: `session`, `changes` (the top-level fields that differ), `origin`" },
+  { name: "DELETED", tag: "Deleted", doc: "a session is gone (children before their parent): `sessionId`, `session` (when known), `origin`" },
+  { name: "SHARED", tag: "Shared", doc: "a session got a share URL: `session`, `url`, `origin`" },
+  { name: "UNSHARED", tag: "Unshared", doc: "a session stopped being shared: `session`, `origin`" },
+  { name: "ABORTED", tag: "Aborted", doc: "an abort was sent through this bridge: `sessionId`, `origin`" },
+  { name: "STATUS", tag: "Status", doc: "a session became busy, idle or is retrying the model: `sessionId`, `status` (`{\"type\":\"busy\"|\"idle\"}` or `{\"type\":\"retry\",\"attempt\",\"message\",\"next\"}`)" },
+  { name: "ERROR", tag: "Error", doc: "a session's run failed: `sessionId` (when known), `error` (OpenCode's error object)" },
+  {
+    name: "PROGRESS",
+    tag: "Progress",
+    doc: "a phase change of an operation made through this bridge: `opId` (a number naming the operation), `sessionId` (absent while a create has no session yet), `kind` (`create`, `title`, `initialize`, `delete`, `abort`, `share`, `unshare`), `phase` (one of the PLUE_PROGRESS_* strings), `attempt` (retrying: the retry's number, from 1), `reason` (retrying: what failed; failed: why)"
+  },
+  {
+    name: "BULK_PROGRESS",
+    tag: "BulkProgress",
+    doc: "how far a batch (plue_bulk) has got, at most every 100 ms and once at the end: `batch`, `done`, `failed`, `total`"
+  },
+  { name: "QUEUED", tag: "Queued", doc: "outbox (PLUE_OUTBOX=1): an operation was written to the outbox and is already visible: `opId`, `sessionId`, `kind` (`create`, `title`, `delete`), `replaces` (the queued rename it replaced)" },
+  { name: "CONFIRMED", tag: "Confirmed", doc: "outbox: the server applied a queued operation: `opId`, `sessionId`, `kind`" },
+  { name: "ROLLED_BACK", tag: "RolledBack", doc: "outbox: a queued operation failed for good or was dropped; the server's value is visible again: `opId`, `sessionId`, `kind`, `error`, `restored` (the session as now visible)" },
+  { name: "CANCELLED", tag: "Cancelled", doc: "outbox: a queued operation was cancelled before it was sent by a later one (`by`): `opId`, `sessionId`, `kind`" },
+  { name: "CONFLICT", tag: "Conflict", doc: "outbox: a queued title change met another title on the server and no clean merge exists; it waits for plue_conflict_resolve: `opId`, `sessionId`, `field`, `base`, `local`, `remote`" },
+  { name: "OVERWRITTEN", tag: "Overwritten", doc: "outbox: a title change was sent, but another value arrived in between: `opId`, `sessionId`, `remote`" },
+  { name: "DEAD_LETTERED", tag: "DeadLettered", doc: "outbox: a queued operation can never succeed and moved to the dead letters: `opId`, `sessionId`, `kind`, `error`" },
+  { name: "LAGGED", tag: "Lagged", doc: "this subscriber fell behind: `missed` events were dropped for it" }
+] as const
+
+/**
+ * The phases of a `Progress` event, in the order an operation goes through them (`retrying` and
+ * `waiting` only when they happen; an operation ends with `done` or `failed`).
+ *
+ * @since 0.1.0
+ */
+export const ProgressPhases = [
+  { name: "QUEUED", phase: "queued", doc: "accepted, not started" },
+  { name: "SENDING", phase: "sending", doc: "its request is on the way to the server" },
+  { name: "RETRYING", phase: "retrying", doc: "an attempt failed and will be sent again (`attempt`, `reason`); for initialize also OpenCode retrying the model" },
+  { name: "WAITING", phase: "waiting", doc: "initialize: the model is running the turn (OpenCode says the session is busy)" },
+  { name: "DONE", phase: "done", doc: "it succeeded" },
+  { name: "FAILED", phase: "failed", doc: "it failed (`reason`); the call itself returns the error code" }
+] as const

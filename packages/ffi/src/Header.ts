@@ -14,9 +14,11 @@ import {
   BridgeEntries,
   CALL_PROTOTYPE,
   ErrorCodes,
+  EventKinds,
   Functions,
   LibraryFunctions,
   OptionFields,
+  ProgressPhases,
   VERSION,
   VERSION_NUMBER,
   WIRE_HEADER_SIZE,
@@ -36,6 +38,22 @@ const MARKER = "/* ==== spliced into plue.h below this line ==== */"
 
 const comment = (lines: ReadonlyArray<string>, indent = ""): string =>
   [`${indent}/*`, ...lines.map((line) => (line ? `${indent} * ${line}` : `${indent} *`)), `${indent} */`].join("\n")
+
+/** Words in lines of at most `width` characters, for a comment block. */
+const wrap = (text: string, width = 92): Array<string> => {
+  const lines: Array<string> = []
+  let line = ""
+  for (const word of text.replace(/\*\//g, "").split(" ")) {
+    if (line !== "" && line.length + 1 + word.length > width) {
+      lines.push(line)
+      line = word
+    } else {
+      line = line === "" ? word : `${line} ${word}`
+    }
+  }
+  if (line !== "") lines.push(line)
+  return lines
+}
 
 const cType = (f: BridgedFunction): string =>
   f.result === "handle" ? "plue_session_t" : f.result === "json" ? "char *" : f.result === "void" ? "void" : "int"
@@ -197,6 +215,8 @@ export const generateHeader = (): string => {
     LibraryFunctions.filter((f) => f.group === group).map((f) => `${comment(f.doc)}\nPLUE_API ${f.signature};`).join("\n\n")
   const options = OptionFields.map((f) => `    /* ${f.doc}. */\n    ${f.type}${f.type.endsWith("*") ? "" : " "}${f.name};`).join("\n")
   const opDefines = Functions.map((f) => `#define ${opMacro(f)} ${f.op}`).join("\n")
+  const eventDefines = EventKinds.map((k) => `${comment(wrap(`${k.tag}: ${k.doc}.`))}\n#define PLUE_EVENT_${k.name} "${k.tag}"`).join("\n")
+  const phaseDefines = ProgressPhases.map((p) => `/* ${p.doc.replace(/\*\//g, "")}. */\n#define PLUE_PROGRESS_${p.name} "${p.phase}"`).join("\n")
   const wireDefines = WireKinds.map((k) => `#define PLUE__WIRE_${k.name} ${k.value} /* ${k.from}: ${k.doc.replace(/\*\//g, "")} */`).join("\n")
   const tableFields = API_TABLE.fields.map(([name, type]) =>
     `    ${type === "plue__call_fn *" ? "plue__call_fn" : type} ${name};`
@@ -233,9 +253,18 @@ ${codes}
 /* The former name of plue_error. */
 typedef plue_error plue_error_t;
 
-/* Receives one session event as JSON ({"_tag":"Created"|"Updated"|"Deleted"|"Shared"|"Unshared"|
- * "Aborted"|"Status"|"Error"|"BulkProgress"|"Lagged", ...}). The string is valid only during the call. */
+/* Receives one session event as JSON, {"_tag":KIND, ...} with KIND one of the PLUE_EVENT_*
+ * strings below (ignore kinds you do not know: new ones may be added). The string is valid only
+ * during the call. */
 typedef void (*plue_event_callback)(const char *event_json, void *userdata);
+
+/* Event kinds: the value of an event's "_tag". */
+${eventDefines}
+/* Matches an event kind inside event_json: strstr(event_json, PLUE_EVENT_TAG(PLUE_EVENT_PROGRESS)). */
+#define PLUE_EVENT_TAG(kind) "\\"_tag\\":\\"" kind "\\""
+
+/* The phases of a Progress event (its "phase"), in the order an operation goes through them. */
+${phaseDefines}
 
 /* How plue_init starts and connects the sidecar. Zero it, set size to sizeof(plue_options), and
  * set what you need: fields left NULL or 0 take their defaults. Fields are only ever appended. */

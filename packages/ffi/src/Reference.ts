@@ -7,9 +7,11 @@ import {
   API_VERSION,
   type BridgedFunction,
   ErrorCodes,
+  EventKinds,
   Functions,
   LibraryFunctions,
   OptionFields,
+  ProgressPhases,
   VERSION,
   VERSION_NUMBER,
   WIRE_HEADER_SIZE,
@@ -112,7 +114,25 @@ export const generateReference = (): string => {
   }
   push(
     "",
-    "Event JSON carries `_tag`: `Created`, `Updated` (with `changes`), `Deleted`, `Shared` (with `url`), `Unshared`, `Aborted`, `Status` (with `status.type`), `Error`, `BulkProgress` (`batch`, `done`, `failed`, `total`: how far a `plue_bulk` batch has got), or `Lagged` (`missed` events were dropped for a subscriber that fell behind).",
+    "### Events",
+    "",
+    "Each event is one JSON object; its `_tag` says its kind, and the header names every kind as a string macro (`PLUE_EVENT_TAG(PLUE_EVENT_PROGRESS)` is the text `\"_tag\":\"Progress\"`, for `strstr`). New kinds may be added: ignore the ones you do not know.",
+    "",
+    "| `_tag` | macro | carries |",
+    "|---|---|---|"
+  )
+  for (const k of EventKinds) push(`| \`${k.tag}\` | \`PLUE_EVENT_${k.name}\` | ${k.doc.replace(/\|/g, "\\|")} |`)
+  push(
+    "",
+    "`Progress` events come from this host's own operations (its calls, from any thread; not from other clients), one per phase change of each operation, in order with the other events: an operation's `done` comes after the `Created` / `Updated` / `Deleted` it caused. Operations refused before they start (a NULL, destroyed or made-up handle, a session known to be deleted) publish none. Phases, in the order an operation goes through them:",
+    "",
+    "| phase | macro | means |",
+    "|---|---|---|"
+  )
+  for (const p of ProgressPhases) push(`| \`${p.phase}\` | \`PLUE_PROGRESS_${p.name}\` | ${p.doc.replace(/\|/g, "\\|")} |`)
+  push(
+    "",
+    "For example, `plue_session_initialize` on a model gives `{\"_tag\":\"Progress\",\"opId\":7,\"sessionId\":\"ses_...\",\"kind\":\"initialize\",\"phase\":\"queued\"}`, then `sending`, `waiting` (OpenCode's `session.status` busy), `retrying` with `attempt` and `reason` each time OpenCode retries the model (its `session.status` retry), and `done`. A call whose request is retried after a connection failure (refused, reset) or a 502/503/504 reports `retrying` with `attempt` 1, 2, ... before each retry.",
     "",
     "## Result codes",
     "",

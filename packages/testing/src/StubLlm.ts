@@ -33,6 +33,11 @@ export interface Options {
    * OpenCode does not retry): the run fails and OpenCode reports a `session.error`.
    */
   readonly refuse?: string | undefined
+  /**
+   * The first this many requests are answered `429 Too Many Requests` with `retry-after-ms: 200`
+   * (OpenCode retries them, reporting a `session.status` of type `retry`). Default 0.
+   */
+  readonly busyFirst?: number | undefined
 }
 
 /**
@@ -45,7 +50,7 @@ export interface Stats {
   readonly streaming: number
   readonly completed: number
   readonly cut: number
-  /** Requests refused (see `Options.refuse`). */
+  /** Requests refused (see `Options.refuse` and `Options.busyFirst`). */
   readonly refused: number
 }
 
@@ -102,6 +107,13 @@ export const layer = (options: Options = {}): Layer.Layer<StubLlm, never, HttpSe
         counts.requests++
         const request = yield* HttpServerRequest.HttpServerRequest
         const body = yield* Effect.orElseSucceed(request.json, () => ({}))
+        if (counts.requests <= (options.busyFirst ?? 0)) {
+          counts.refused++
+          return HttpServerResponse.unsafeJson(
+            { error: { message: "the stub model is busy, try again", type: "rate_limit_error", code: "rate_limit_exceeded" } },
+            { status: 429, headers: { "retry-after-ms": "200" } }
+          )
+        }
         if (options.refuse !== undefined && JSON.stringify(body).includes(options.refuse)) {
           counts.refused++
           return HttpServerResponse.unsafeJson(

@@ -42,7 +42,9 @@ export const serve = Command.make("serve", {
     const connection: Connection.ConnectionOptions = {
       url: hello.url !== undefined ? Option.some(hello.url) : o.url,
       password: hello.password !== undefined ? Option.some(Redacted.make(hello.password)) : o.password,
-      directory: hello.directory !== undefined ? Option.some(hello.directory) : o.directory
+      directory: hello.directory !== undefined ? Option.some(hello.directory) : o.directory,
+      // The program's stderr is its own: no progress drawn on it.
+      progress: false
     }
     let serving = false
     const program = Effect.gen(function*() {

@@ -15,8 +15,10 @@ import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
+import * as Stream from "effect/Stream"
 import * as Connection from "../Connection.js"
 import { InitFailed, ShareFailed, UsageError } from "../Errors.js"
+import * as Indicator from "../Indicator.js"
 import { json, localTime, sanitize, table, truncate } from "../Output.js"
 import * as Bulk from "./bulk.js"
 
@@ -177,7 +179,30 @@ const init = Command.make("init", {
 }, (o) =>
   Effect.gen(function*() {
       const id = o.id
-      yield* withClient(o, Effect.flatMap(OpenCodeClient.OpenCodeClient, (c) => c.init(id, { providerID: o.provider, modelID: o.model }))).pipe(
+      const model = `${o.provider}/${o.model}`
+      // Through the session manager, so the run's progress (the server's own status for the
+      // session included) drives the indicator.
+      yield* Effect.gen(function*() {
+        const [{ SessionManager: Manager }, { SessionEvents }] = yield* Effect.promise(() =>
+          Promise.all([import("@plue/core/SessionManager"), import("@plue/core/SessionEvents")])
+        )
+        const manager = yield* Manager
+        const events = yield* SessionEvents
+        const handle = yield* manager.open(id)
+        const run = Indicator.show(`initializing ${id} with ${model}`, (indicator) =>
+          Effect.gen(function*() {
+            const progress = yield* events.subscribe
+            yield* Effect.forkScoped(Stream.runForEach(progress, (event) =>
+              Effect.sync(() => {
+                if (event._tag === "Progress" && event.kind === "initialize" && event.sessionId === id) {
+                  const text = Indicator.phaseText(event)
+                  if (text !== undefined) indicator.update(`initializing ${id} with ${model}: ${text}`)
+                }
+              })))
+            return yield* manager.initialize(handle, { providerID: o.provider, modelID: o.model })
+          }).pipe(Effect.scoped), { json: o.json })
+        return yield* Effect.ensuring(run, Effect.ignore(manager.destroy(handle)))
+      }).pipe(Effect.provide(Connection.managerLayer(o))).pipe(
         // OpenCode answers an unknown provider or model with a bare 500: say which flags to check.
         Effect.catchTags({
           BadRequest: (e) => Effect.fail(new InitFailed({ sessionId: id, model: `${o.provider}/${o.model}`, detail: `${e.status}: ${e.detail}` })),

@@ -52,6 +52,10 @@ const describe = (event: SessionEvents.Delivery | SessionEvents.Snapshot): strin
       return `dead      ${event.sessionId}  ${event.kind} ${event.opId}: ${sanitize(event.error)}`
     case "BulkProgress":
       return `progress  batch ${event.batch}: ${event.done} of ${event.total} done, ${event.failed} failed`
+    case "Progress":
+      return `progress  ${event.sessionId ?? "-"}  ${event.kind} #${event.opId} ${event.phase}${
+        event.attempt !== undefined ? ` (retry ${event.attempt})` : ""
+      }${event.reason !== undefined ? `: ${sanitize(event.reason)}` : ""}`
     case "Lagged":
       return `lagged    ${event.missed} events were dropped; run plue session list to resynchronise`
   }

@@ -26,6 +26,7 @@ import {
   type UnreachableReason
 } from "../OpenCodeError.js"
 import { wireParseOptions } from "../OpenCodeSchema.js"
+import * as Progress from "../Progress.js"
 import { compileCheck } from "./check.js"
 import { makeRetryTokens, storageSchedule, transientSchedule } from "./retry.js"
 
@@ -144,7 +145,10 @@ const withDeadline = <E2>(duration: Duration.Duration, onTimeout: () => E2) =>
           timedOut = true
           fiber.unsafeInterruptAsFork(fiber.id())
         }))
-      return Effect.flatMap(Effect.forkDaemon(alarm), (timer) =>
+      // The alarm is always interruptible: forked in an uninterruptible region (this one, or a
+      // caller's) it would inherit it, ignore its interruption, and keep its timer (and a CLI
+      // process) alive for the whole deadline after the call ended.
+      return Effect.flatMap(Effect.forkDaemon(Effect.interruptible(alarm)), (timer) =>
         restore(Fiber.await(fiber)).pipe(
           Effect.onInterrupt(() => Effect.zipRight(Fiber.interruptFork(timer), Fiber.interrupt(fiber))),
           Effect.flatMap((exit): Effect.Effect<A, E | E2> => {
@@ -320,6 +324,8 @@ export const makePipeline = (settings: ConnectionSettings, base: HttpClient.Http
           return yield* giveUp()
         }
         attempts++
+        // Reported to the operation's progress reporter (a no-op outside one): retries count from 1.
+        yield* Progress.retrying(attempts - 1, Progress.reasonOf(error))
         const result = yield* Effect.either(attempt)
         if (Either.isRight(result)) return result.right
         error = result.left
