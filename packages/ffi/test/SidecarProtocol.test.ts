@@ -150,6 +150,8 @@ layer(Live, { timeout: 240_000 })("plue serve, spoken to frame by frame", (it) =
         assert.strictEqual(lines.length, 1, ended.stderr)
         assert.match(lines[0]!, /^plue: plue serve: /)
         assert.match(lines[0]!, reason)
+        // On one line, so the CLI's one `plue: ` line keeps the hint at its end.
+        assert.include(lines[0]!, "it is not meant to be run by hand")
       }
     }))
 

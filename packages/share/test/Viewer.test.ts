@@ -1,7 +1,10 @@
 import { NodeHttpServer } from "@effect/platform-node"
 import { assert, layer } from "@effect/vitest"
 import { Context, Effect, Layer } from "effect"
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs"
 import { createServer } from "node:http"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { ShareGrants } from "@plue/core"
 import * as PlatformLayer from "@plue/testing/Platform"
 import * as ShareService from "../src/ShareService.js"
@@ -101,5 +104,36 @@ layer(Live, { timeout: 60_000 })("the share viewer page", (it) => {
       assert.include(page, "<section class=\"message \"><h2>message</h2>")
       assert.isBelow(page.indexOf("in a"), page.indexOf("in b"))
       assert.include(page, "<h1>Shared session</h1>")
+    }))
+})
+
+// The file store (ShareService.layerFile, served with ShareService.serve) when a share's file
+// cannot be read: the page says the storage cannot be reached (503), not that the share is gone.
+const directory = mkdtempSync(join(tmpdir(), "plue-viewer-"))
+const FileBacked = Layer.scoped(ShareUrl, ShareService.serve).pipe(
+  Layer.provideMerge(ShareService.layerFile(directory)),
+  Layer.provide(NodeHttpServer.layer(createServer, { port: 0, host: "127.0.0.1" })),
+  Layer.provide(PlatformLayer.layer)
+)
+
+layer(FileBacked, { timeout: 60_000 })("the share viewer over the file store", (it) => {
+  it.effect("a share whose file cannot be read: 503 'cannot reach its storage'; its file removed: 404", () =>
+    Effect.gen(function*() {
+      const base = yield* ShareUrl
+      const created = yield* call(`${base}/api/share`, "POST", { sessionID: "ses_viewer4" })
+      assert.strictEqual(created.status, 200, created.text)
+      const { id, url } = JSON.parse(created.text) as { id: string; url: string }
+      assert.strictEqual((yield* call(url)).status, 200)
+      // The share's file replaced by a directory of the same name: reading it fails (EISDIR).
+      const file = join(directory, encodeURIComponent(`share-${id}`))
+      rmSync(file)
+      mkdirSync(file)
+      const broken = yield* call(url)
+      assert.strictEqual(broken.status, 503)
+      assert.include(broken.text, "The share service cannot reach its storage; try again.")
+      const data = yield* call(`${base}/api/share/${id}/data`)
+      assert.strictEqual(data.status, 503, data.text)
+      rmSync(file, { recursive: true })
+      assert.strictEqual((yield* call(url)).status, 404, "the share is gone with its file")
     }))
 })
