@@ -94,7 +94,7 @@ const hello = (server: { url: string; password: Redacted.Redacted<string> }, pas
 
 const Live = TestServer.layer().pipe(Layer.provideMerge(Platform.layer))
 
-layer(Live, { timeout: 240_000 })("plue serve, spoken to frame by frame", (it) => {
+layer(Live, { timeout: 240_000, excludeTestServices: true })("plue serve, spoken to frame by frame", (it) => {
   it.scoped("READY, then calls answered by call id: a list, an unknown operation, a frame of the wrong kind; exits 0 when the socket ends", () =>
     Effect.gen(function*() {
       const server = yield* OpenCodeServer.OpenCodeServer
