@@ -7,6 +7,8 @@
  * - Children get `NODE_V8_COVERAGE` through `childEnv` (@plue/testing/ChildEnv): this provider
  *   sets `PLUE_CHILD_V8_COVERAGE` to a directory before the test processes start, and Node writes
  *   each child's raw V8 coverage there when the child exits.
+ * - Before the tests start, the CLI bundle (dist/plue.cjs, what the CLI children run) is rebuilt
+ *   unminified (build.mjs --coverage), so that its functions map back to their source files.
  * - Before the report, the children's coverage of the workspace's built files is merged per
  *   script (@bcoe/v8-coverage, as vitest merges its workers), converted by the provider's own
  *   converter through the built files' source maps (tsc's `.js.map` or a bundle's map) back to
@@ -17,18 +19,68 @@
  * A child killed by a signal (SIGKILL) writes no coverage; one that exits (also through Ctrl-C
  * handled by the program) does.
  */
+import { decode } from "@jridgewell/sourcemap-codec"
 import v8 from "@vitest/coverage-v8"
+import { execFileSync } from "node:child_process"
 import { readdir, readFile } from "node:fs/promises"
 import { join } from "node:path"
-import { pathToFileURL } from "node:url"
+import { fileURLToPath, pathToFileURL } from "node:url"
 import type { CoverageProvider, CoverageProviderModule, ReportContext, Vitest } from "vitest/node"
 
 /** The variable @plue/testing/ChildEnv reads (kept literal: this file is not part of a package). */
 const COVERAGE_VARIABLE = "PLUE_CHILD_V8_COVERAGE"
 
+interface FunctionCoverage {
+  readonly functionName: string
+  readonly ranges: ReadonlyArray<{ readonly startOffset: number }>
+}
+
 interface ScriptCoverage {
   readonly url: string
-  readonly functions: ReadonlyArray<unknown>
+  readonly functions: ReadonlyArray<FunctionCoverage>
+}
+
+/**
+ * The functions of a bundle that are code the bundler wrote, not code of a source file, told
+ * apart by the bundle's source map: a function of a source file starts on a mapped token (it
+ * does in esbuild's unminified output, see build.mjs --coverage); the bundler's own do not.
+ * - A lazily loaded module is wrapped in a function named after its path
+ *   (`"packages/cli/src/Output.ts"() { ... }`, esbuild's `__esm`): that is the module's top level,
+ *   not a function of the source (vitest's view has none either). It stays a block (its lines and
+ *   its branch count), without a name, so the converter does not count it as a function.
+ * - The rest (the runtime helpers `__toESM`, `__export`..., and the export getters
+ *   `name: () => name`, which V8 names after the export) are dropped: mapped to the nearest token,
+ *   they would count as functions and branches of whatever source line precedes them.
+ * Scripts without a source map of several sources (not a bundle) are left as they are.
+ */
+const bundlerCode = async (url: string): Promise<(fn: FunctionCoverage) => FunctionCoverage | undefined> => {
+  const path = fileURLToPath(url)
+  let raw: { sources: Array<string>; mappings: string }
+  try {
+    raw = JSON.parse(await readFile(`${path}.map`, "utf8"))
+  } catch {
+    return (fn) => fn
+  }
+  if (raw.sources.length < 2) return (fn) => fn
+  const code = await readFile(path, "latin1")
+  const lineStarts = [0]
+  for (let i = code.indexOf("\n"); i !== -1; i = code.indexOf("\n", i + 1)) lineStarts.push(i + 1)
+  const mapped = new Map<number, Set<number>>()
+  decode(raw.mappings).forEach((segments, line) => mapped.set(line, new Set(segments.filter((s) => s.length >= 4).map((s) => s[0]))))
+  const startsOnMappedToken = (offset: number): boolean => {
+    let lo = 0
+    let hi = lineStarts.length - 1
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1
+      if (lineStarts[mid]! <= offset) lo = mid
+      else hi = mid - 1
+    }
+    return mapped.get(lo)?.has(offset - lineStarts[lo]!) === true
+  }
+  return (fn) => {
+    if (fn.functionName === "" || startsOnMappedToken(fn.ranges[0]!.startOffset)) return fn
+    return /^packages\/.*\.ts$/.test(fn.functionName) ? { ...fn, functionName: "" } : undefined
+  }
 }
 
 interface CoverageMap {
@@ -68,8 +120,10 @@ const childCoverage = async (provider: V8Provider, directory: string, workspace:
   }
   const map = provider.createCoverageMap()
   for (const script of merged.result) {
+    const ofSources = await bundlerCode(script.url)
+    const functions = script.functions.flatMap((fn) => ofSources(fn) ?? [])
     // No sources given: the converter reads the built file and its source map from disk.
-    map.merge(await provider.v8ToIstanbul(script.url, 0, {}, script.functions))
+    map.merge(await provider.v8ToIstanbul(script.url, 0, {}, functions))
   }
   map.filter((file) => provider.testExclude.shouldInstrument(file))
   return map
@@ -159,6 +213,50 @@ const oneEntryPerStart = (data: {
   Object.assign(data, { fnMap, f, branchMap, b })
 }
 
+interface Entries {
+  all?: boolean
+  fnMap: Record<string, { name: string; decl: unknown; loc: Location }>
+  branchMap: Record<string, { loc: Location; locations: Array<Location> }>
+}
+
+/**
+ * Puts a child's functions and branches where vitest's view of the same file has them. The two
+ * views start some entries a character apart: the bundle prints a one-parameter arrow function
+ * without its parentheses (`x=>`), so V8's start maps to the parameter, one column after the `(`
+ * where the in-process view starts it. A child's entry takes the location of vitest's entry that
+ * starts on the same line at most two columns away (the nearest), so that both count as one.
+ * Entries vitest does not have (a function nested in one no test ran in-process) stay as they are.
+ */
+const alignTo = (children: CoverageMap, code: CoverageMap): void => {
+  const known = new Set(code.files())
+  const nearest = <T extends { loc: Location }>(entries: Array<T>, loc: Location): T | undefined => {
+    let best: T | undefined
+    for (const entry of entries) {
+      if (entry.loc.start.line !== loc.start.line) continue
+      const distance = Math.abs(entry.loc.start.column - loc.start.column)
+      if (distance <= 2 && (best === undefined || distance < Math.abs(best.loc.start.column - loc.start.column))) best = entry
+    }
+    return best
+  }
+  for (const file of children.files()) {
+    if (!known.has(file)) continue
+    const theirs = code.fileCoverageFor(file).data as unknown as Entries
+    if (theirs.all === true) continue
+    const ours = children.fileCoverageFor(file).data as unknown as Entries
+    const functions = Object.values(theirs.fnMap)
+    for (const fn of Object.values(ours.fnMap)) {
+      const same = nearest(functions, fn.loc)
+      if (same) Object.assign(fn, { name: same.name, decl: same.decl, loc: same.loc })
+    }
+    // A branch is merged by its first location (istanbul-lib-coverage's key).
+    const branches = Object.values(theirs.branchMap).map((branch) => ({ loc: branch.locations[0] ?? branch.loc, branch }))
+    for (const branch of Object.values(ours.branchMap)) {
+      const same = nearest(branches, branch.locations[0] ?? branch.loc)
+      if (same) Object.assign(branch, { loc: same.branch.loc, locations: same.branch.locations })
+    }
+  }
+}
+
 const module: CoverageProviderModule = {
   ...v8,
   async getProvider() {
@@ -171,6 +269,10 @@ const module: CoverageProviderModule = {
     provider.initialize = (ctx: Vitest) => {
       initialize(ctx)
       workspace = pathToFileURL(join(ctx.config.root, "packages")).href + "/"
+      // The CLI children run dist/plue.cjs: rebuilt here without minification (see build.mjs,
+      // --coverage), whatever built it before, so its functions map back to src/*.ts. The test
+      // processes are not forked yet. A later `npm run build` makes the minified bundle again.
+      execFileSync(process.execPath, [join(ctx.config.root, "packages", "cli", "build.mjs"), "--coverage"], { stdio: "inherit" })
       // Set before the test processes are forked: they inherit it, and childEnv passes it on.
       process.env[COVERAGE_VARIABLE] = join(provider.coverageFilesDirectory, "children")
     }
@@ -184,6 +286,7 @@ const module: CoverageProviderModule = {
         provider.createCoverageMap()
       )
       const map = await generateCoverage(context)
+      alignTo(children, map)
       map.merge(children)
       for (const file of map.files()) oneEntryPerStart(map.fileCoverageFor(file).data as never)
       return map

@@ -10,7 +10,16 @@
 // back to src/*.ts, offsets unchanged.
 //
 // Needs no `tsc` output: the root `prepare` script runs it, so `npm ci` on a fresh clone leaves
-// a working `npx plue`. Usage: node packages/cli/build.mjs [--metafile]
+// a working `npx plue`. Usage: node packages/cli/build.mjs [--metafile] [--coverage]
+//
+// --coverage (run by the coverage provider, scripts/coverage.ts, before the tests start): the
+// same bundle, not minified: no renaming, no rewriting of the code's shape (minifySyntax turns an
+// `if` into `&&`, merges functions), and one line of output per statement. Every function and
+// branch of the sources is then one function and branch in the bundle, with a mapping at its
+// start, on a line of its own source file, so V8's coverage of a CLI child maps back to the
+// right place in src/*.ts. (The converter, v8-to-istanbul, also looks at the mapping at column 0
+// of a line; in minified output one line holds many modules, and functions landed in the wrong
+// file.)
 import * as esbuild from "esbuild"
 import { chmodSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { dirname, join } from "node:path"
@@ -36,6 +45,8 @@ for (const stale of ["bin.js", "bin.js.map", "chunks", "plue.cjs", "plue.cjs.map
   rmSync(join(dist, stale), { recursive: true, force: true })
 }
 
+const coverage = process.argv.includes("--coverage")
+
 const result = await esbuild.build({
   entryPoints: [join(cli, "src", "bin.ts")],
   outfile: join(dist, "plue.cjs"),
@@ -45,7 +56,7 @@ const result = await esbuild.build({
   target: "node20",
   sourcemap: "linked",
   sourcesContent: true,
-  minify: true,
+  minify: !coverage,
   // ASCII only (esbuild escapes the rest), so bin/plue.js reads it as one-byte text, fast.
   charset: "ascii",
   legalComments: "none",
@@ -61,6 +72,13 @@ const result = await esbuild.build({
   logLevel: "warning"
 })
 
+if (coverage) {
+  // Unminified output keeps the sources' comments, some not ASCII. The charset option escapes
+  // every other non-ASCII character, so these are comments: each UTF-16 unit becomes "?", which
+  // keeps every column the source map counts (in UTF-16 units).
+  const text = readFileSync(join(dist, "plue.cjs"), "utf8")
+  writeFileSync(join(dist, "plue.cjs"), text.replace(/[^\x00-\x7f]/g, (c) => "?".repeat(c.length)))
+}
 const bytes = readFileSync(join(dist, "plue.cjs"))
 if (bytes.some((b) => b > 0x7f)) throw new Error("dist/plue.cjs is not ASCII: bin/plue.js reads it as latin1")
 

@@ -1,6 +1,7 @@
 import { NodeContext, NodeHttpClient, NodeHttpServer } from "@effect/platform-node"
 import { OpenCodeClient, OpenCodeServer } from "@plue/core"
 import { ShareService, ShareStore } from "@plue/share"
+import { childEnv } from "@plue/testing/ChildEnv"
 import * as TestServer from "@plue/testing/TestServer"
 import { assert, layer } from "@effect/vitest"
 import { Effect, Layer, Redacted } from "effect"
@@ -40,7 +41,7 @@ const start = (args: ReadonlyArray<string>, env: Record<string, string>, cwd?: s
     Effect.sync(() =>
       spawn(process.execPath, [BIN, ...args], {
         cwd: cwd ?? process.cwd(),
-        env: { PATH: process.env.PATH ?? "", ...env },
+        env: childEnv(env),
         stdio: ["ignore", "pipe", "pipe"]
       })
     ),

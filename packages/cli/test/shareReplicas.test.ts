@@ -1,6 +1,7 @@
 import { NodeContext, NodeHttpClient } from "@effect/platform-node"
 import { OpenCodeClient } from "@plue/core"
 import * as PostgreSQL from "@plue/testing/PostgreSQL"
+import { childEnv } from "@plue/testing/ChildEnv"
 import * as TestServer from "@plue/testing/TestServer"
 import { assert, describe, it } from "@effect/vitest"
 import { Context, Effect, Layer } from "effect"
@@ -52,15 +53,25 @@ const replica = (database: string, how: "flag" | "env" = "env") =>
     const child = yield* Effect.acquireRelease(
       Effect.sync(() =>
         spawn(process.execPath, [BIN, "share-server", "--port", String(port), ...(how === "flag" ? ["--store", database] : [])], {
-          env: {
-            PATH: process.env.PATH ?? "",
+          env: childEnv({
             HOME: mkdtempSync(join(tmpdir(), "plue-home-")),
             ...(how === "env" ? { PLUE_SHARE_STORE: database } : {})
-          },
+          }),
           stdio: ["ignore", "pipe", "pipe"]
         })
       ),
-      (child) => Effect.sync(() => child.exitCode === null && child.signalCode === null && child.kill("SIGKILL"))
+      // SIGTERM first: the replica exits through its own shutdown (and writes its coverage); a
+      // replica still running 10 s later is killed.
+      (child) =>
+        Effect.async<void>((resume) => {
+          if (child.exitCode !== null || child.signalCode !== null) return resume(Effect.void)
+          const timer = setTimeout(() => child.kill("SIGKILL"), 10_000)
+          child.once("exit", () => {
+            clearTimeout(timer)
+            resume(Effect.void)
+          })
+          child.kill("SIGTERM")
+        })
     )
     const banner = yield* Effect.promise(() => waitFor(child, /listening on \S+/))
     assert.include(banner, "shares in PostgreSQL at postgres://postgres@127.0.0.1:")

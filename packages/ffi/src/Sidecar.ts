@@ -128,7 +128,7 @@ export const connect = (fd = 3): Effect.Effect<Channel, SidecarError, Scope.Scop
       return yield* new SidecarError({ detail: `the C program's plue.h speaks bridge protocol ${first.value}, this plue ${API_VERSION}` })
     }
     const hello = yield* Schema.decodeUnknown(Schema.parseJson(HelloSchema))(first.a ?? "{}").pipe(
-      Effect.mapError((e) => new SidecarError({ detail: `its HELLO options are not valid: ${e.message}` }))
+      Effect.mapError((e) => new SidecarError({ detail: `its HELLO options are not valid: ${e.message.replace(/\s+/g, " ")}` }))
     )
 
     const send = (kind: number, id: number, value: number, code: number, a: string | null, b: string | null) => {

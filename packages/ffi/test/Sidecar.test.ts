@@ -1,5 +1,6 @@
 import { NodeContext, NodeHttpClient, NodeHttpServer } from "@effect/platform-node"
 import { OpenCodeServer, Plue, SessionSync } from "@plue/core"
+import { childEnv } from "@plue/testing/ChildEnv"
 import * as StubLlm from "@plue/testing/StubLlm"
 import * as TestServer from "@plue/testing/TestServer"
 import { assert, describe, it, layer } from "@effect/vitest"
@@ -30,13 +31,12 @@ const command = plueCommand()
 const run = (program: string, args: ReadonlyArray<string>, server: { url: string; password: Redacted.Redacted<string> }, extra: Record<string, string> = {}) =>
   Effect.acquireUseRelease(
     Effect.sync(() =>
-      runProgram(program, args, {
-        PATH: process.env.PATH ?? "",
+      runProgram(program, args, childEnv({
         PLUE_COMMAND: command,
         OPENCODE_URL: server.url,
         OPENCODE_SERVER_PASSWORD: Redacted.value(server.password),
         ...extra
-      })
+      }))
     ),
     (ran) => Effect.promise(() => ran),
     (ran) => Effect.sync(() => ran.kill())
@@ -215,7 +215,7 @@ layer(Live, { timeout: 240_000, excludeTestServices: true })("a C program with i
       const child = yield* Effect.acquireRelease(
         Effect.sync(() =>
           spawn(ownMain, ["orphan"], {
-            env: { PATH: process.env.PATH ?? "", PLUE_COMMAND: command, OPENCODE_URL: server.url, OPENCODE_SERVER_PASSWORD: Redacted.value(server.password) },
+            env: childEnv({ PLUE_COMMAND: command, OPENCODE_URL: server.url, OPENCODE_SERVER_PASSWORD: Redacted.value(server.password) }),
             stdio: ["ignore", "pipe", "inherit"]
           })
         ),
