@@ -2,7 +2,9 @@
  * The session bridge: a cached info read against one HTTP GET, and freshness, the time from a
  * change made by another client to the event reaching a subscriber.
  */
-import { Effect, Redacted, Stream } from "effect"
+import * as Effect from "effect/Effect"
+import * as Redacted from "effect/Redacted"
+import * as Stream from "effect/Stream"
 import type * as OpenCodeServer from "@plue/core/OpenCodeServer"
 import type * as SessionEvents from "@plue/core/SessionEvents"
 import type * as SessionManager from "@plue/core/SessionManager"

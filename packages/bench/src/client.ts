@@ -4,9 +4,11 @@
  * machine affects all three alike.
  */
 import { createOpencodeClient } from "@opencode-ai/sdk/v2/client"
-import { HttpClient } from "@effect/platform"
-import { NodeHttpClient } from "@effect/platform-node"
-import { Effect, Layer, Redacted } from "effect"
+import * as HttpClient from "@effect/platform/HttpClient"
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
 import { createServer, type Server } from "node:http"
 import type { AddressInfo } from "node:net"
 import * as OpenCodeClient from "@plue/core/OpenCodeClient"

@@ -3,7 +3,8 @@
  * cache) against one raw listing of them, memory per cached session, and RSS drift over many
  * handle open/destroy cycles.
  */
-import { Effect, Redacted } from "effect"
+import * as Effect from "effect/Effect"
+import * as Redacted from "effect/Redacted"
 import * as OpenCodeClient from "@plue/core/OpenCodeClient"
 import type * as OpenCodeServer from "@plue/core/OpenCodeServer"
 import * as SessionCache from "@plue/core/SessionCache"

@@ -6,7 +6,8 @@
  */
 import { NodeHttpClient } from "@effect/platform-node"
 import { createOpencodeClient } from "@opencode-ai/sdk/v2/client"
-import { Effect, Redacted } from "effect"
+import * as Effect from "effect/Effect"
+import * as Redacted from "effect/Redacted"
 import { createServer } from "node:http"
 import type { AddressInfo } from "node:net"
 import * as OpenCodeClient from "@plue/core/OpenCodeClient"
