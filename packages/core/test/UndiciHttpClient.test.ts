@@ -96,6 +96,22 @@ layer(Live, { timeout: 180_000, excludeTestServices: true })("UndiciHttpClient",
       yield* Wait.until("the connection to close", () => closed > 0, { timeout: "30 seconds" })
     }))
 
+  it.scoped("interrupting the read of a body that never ends closes its connection", () =>
+    Effect.gen(function*() {
+      let closed = 0
+      const stub = yield* recorder((req, res) => {
+        req.socket.on("close", () => closed++)
+        res.writeHead(200, { "content-type": "text/plain" }).write("the start and never the end")
+      })
+      const http = yield* HttpClient.HttpClient
+      const response = yield* http.execute(HttpClientRequest.get(`${stub.url}/slow-body`))
+      assert.strictEqual(response.status, 200)
+      // A deadline interrupts the read once it is under way.
+      const read = yield* Effect.either(Effect.timeout(response.text, "200 millis"))
+      assert.isTrue(Either.isLeft(read) && read.left._tag === "TimeoutException", "the read never completes")
+      yield* Wait.until("the connection to close", () => closed > 0, { timeout: "30 seconds" })
+    }))
+
   it.scoped("with a tracer installed, requests take the platform's path: a client span, trace headers", () =>
     Effect.gen(function*() {
       const stub = yield* recorder((_req, res) => res.writeHead(200).end("ok"))
