@@ -77,7 +77,7 @@ if (coverage) {
   // every other non-ASCII character, so these are comments: each UTF-16 unit becomes "?", which
   // keeps every column the source map counts (in UTF-16 units).
   const text = readFileSync(join(dist, "plue.cjs"), "utf8")
-  writeFileSync(join(dist, "plue.cjs"), text.replace(/[^\x00-\x7f]/g, (c) => "?".repeat(c.length)))
+  writeFileSync(join(dist, "plue.cjs"), text.replace(/[\u0080-\uffff]/g, (c) => "?".repeat(c.length)))
 }
 const bytes = readFileSync(join(dist, "plue.cjs"))
 if (bytes.some((b) => b > 0x7f)) throw new Error("dist/plue.cjs is not ASCII: bin/plue.js reads it as latin1")

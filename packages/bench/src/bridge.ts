@@ -28,13 +28,17 @@ export const bridgeBench = (
     const handle = yield* sessions.create({ title: "bench bridge" })
     const id = yield* sessions.sessionId(handle)
     const cachedRead = yield* Effect.promise(() =>
-      measure({
-        name: "session info",
-        impls: {
-          "HTTP GET (plue client)": () => Effect.runPromise(client.get(id)),
-          "cached (SessionManager.info)": () => Effect.runPromise(sessions.info(handle))
-        }
-      }, options.rounds, options.perRound)
+      measure(
+        {
+          name: "session info",
+          impls: {
+            "HTTP GET (plue client)": () => Effect.runPromise(client.get(id)),
+            "cached (SessionManager.info)": () => Effect.runPromise(sessions.info(handle))
+          }
+        },
+        options.rounds,
+        options.perRound
+      )
     )
 
     const auth = `Basic ${Buffer.from(`opencode:${Redacted.value(server.password)}`).toString("base64")}`

@@ -6,7 +6,7 @@
  */
 import type * as OpenCodeClient from "@plue/core/OpenCodeClient"
 import type * as SessionManager from "@plue/core/SessionManager"
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 
 export interface BulkFigures {
   readonly operations: number
@@ -103,8 +103,12 @@ export const bulkLines = (f: BulkFigures): Array<string> => {
     `\nBulk: ${f.operations} deletes through SessionManager.bulk, ${f.rounds} rounds (baseline: the same batch serial, concurrency 1)`,
     `  serial          median ${median(f.serialMs).toFixed(0)} ms  (each: ${fmt(f.serialMs)})`,
     `  concurrency ${f.concurrency}   median ${median(f.concurrentMs).toFixed(0)} ms  (each: ${fmt(f.concurrentMs)})`,
-    `  concurrency ${f.concurrency} takes ${(1 / f.speedup).toFixed(2)} of the serial wall time (${f.speedup.toFixed(2)}x faster); ${f.failures} operation(s) failed`,
-    `  raw client, no bridge: serial median ${median(f.rawSerialMs).toFixed(0)} ms, ${f.concurrency} at once median ${median(f.rawConcurrentMs).toFixed(0)} ms` +
-      ` (${(median(f.rawSerialMs) / median(f.rawConcurrentMs)).toFixed(2)}x): the server's own gain from concurrency`
+    `  concurrency ${f.concurrency} takes ${(1 / f.speedup).toFixed(2)} of the serial wall time (${
+      f.speedup.toFixed(2)
+    }x faster); ${f.failures} operation(s) failed`,
+    `  raw client, no bridge: serial median ${median(f.rawSerialMs).toFixed(0)} ms, ${f.concurrency} at once median ${
+      median(f.rawConcurrentMs).toFixed(0)
+    } ms` +
+    ` (${(median(f.rawSerialMs) / median(f.rawConcurrentMs)).toFixed(2)}x): the server's own gain from concurrency`
   ]
 }

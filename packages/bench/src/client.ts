@@ -178,8 +178,7 @@ export const clientBench = (
       {
         name: "update",
         impls: {
-          fetch: () =>
-            fetch(`${server.url}/session/${id}`, { method: "PATCH", headers: json, body: JSON.stringify({ title: title() }) }).then(ok),
+          fetch: () => fetch(`${server.url}/session/${id}`, { method: "PATCH", headers: json, body: JSON.stringify({ title: title() }) }).then(ok),
           sdk: () => sdk.session.update({ sessionID: id, title: title() }).then(sdkOk),
           plue: () => run(client.update(id, { title: title() }))
         }

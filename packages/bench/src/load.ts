@@ -52,13 +52,17 @@ export const loadBench = (
 
     const auth = `Basic ${Buffer.from(`opencode:${Redacted.value(server.password)}`).toString("base64")}`
     const reconcile = yield* Effect.promise(() =>
-      measure({
-        name: `list ${options.sessions} sessions`,
-        impls: {
-          "raw fetch of the list": () => fetch(`${server.url}/session?limit=100000`, { headers: { authorization: auth } }).then((r) => r.json()),
-          "full reconcile (list + apply)": () => Effect.runPromise(sync.reconcile)
-        }
-      }, options.rounds, 3)
+      measure(
+        {
+          name: `list ${options.sessions} sessions`,
+          impls: {
+            "raw fetch of the list": () => fetch(`${server.url}/session?limit=100000`, { headers: { authorization: auth } }).then((r) => r.json()),
+            "full reconcile (list + apply)": () => Effect.runPromise(sync.reconcile)
+          }
+        },
+        options.rounds,
+        3
+      )
     )
 
     const truth = yield* client.list()

@@ -6,14 +6,14 @@
  * only the retry figure (a rename during a 10 s database lock); `--no-retry` leaves it out; `--bulk`
  * runs only the batch figure (64 deletes, serial against concurrency 8).
  */
-import { NodeContext } from "@effect/platform-node"
+import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as UndiciHttpClient from "@plue/core/UndiciHttpClient"
 import { OpenCodeClient, OpenCodeConnection, OpenCodeServer, Plue, SessionCache, SessionEvents, SessionManager, SessionSync } from "@plue/core"
 import { bridgeBench } from "./bridge.js"
 import { bulkBench, bulkLines } from "./bulk.js"
 import { clientBench, overheadBench } from "./client.js"
 import { loadBench } from "./load.js"
-import { type RetryFigures, retryBench, retryTable } from "./retry.js"
+import { retryBench, type RetryFigures, retryTable } from "./retry.js"
 import { table } from "./measure.js"
 import { startupBench, startupTable } from "./startup.js"
 import { makeSandbox } from "@plue/testing/TestServer"
@@ -134,7 +134,11 @@ const printC = (c: CFigures, sidecar: CFigures) => {
   row("plue round trip (hop)", c.roundTrip, sidecar.roundTrip)
   row("warm get_info (in C)", c.getInfo, sidecar.getInfo)
   console.log(`  plue round trip vs the bare koffi one: ${(c.roundTrip.p50 / c.koffi.p50).toFixed(2)}x at p50 under plue host`)
-  console.log(`  warm get_info vs the plue round trip: ${(c.roundTrip.p50 / c.getInfo.p50).toFixed(0)}x faster under plue host, ${(sidecar.roundTrip.p50 / sidecar.getInfo.p50).toFixed(0)}x with the sidecar`)
+  console.log(
+    `  warm get_info vs the plue round trip: ${(c.roundTrip.p50 / c.getInfo.p50).toFixed(0)}x faster under plue host, ${
+      (sidecar.roundTrip.p50 / sidecar.getInfo.p50).toFixed(0)
+    }x with the sidecar`
+  )
   console.log(`  plue_init until bound (sidecar start, connected to the server): ${sidecar.initMs.toFixed(0)} ms`)
 }
 
@@ -248,7 +252,11 @@ const program = Effect.gen(function*() {
   console.log(table(overhead))
   console.log("\nSession bridge: cached read (baseline: one HTTP GET through the plue client)")
   console.log(table([bridge.cachedRead]))
-  console.log(`  a cached read is ${(bridge.cachedRead.ratios["HTTP GET (plue client)"]! / bridge.cachedRead.ratios["cached (SessionManager.info)"]!).toFixed(0)}x faster than one HTTP GET`)
+  console.log(
+    `  a cached read is ${
+      (bridge.cachedRead.ratios["HTTP GET (plue client)"]! / bridge.cachedRead.ratios["cached (SessionManager.info)"]!).toFixed(0)
+    }x faster than one HTTP GET`
+  )
   console.log(
     `\nFreshness, another client's PATCH sent -> Updated event at our subscriber (${f.samples} changes):` +
       ` p50 ${f.p50.toFixed(2)} ms, p99 ${f.p99.toFixed(2)} ms`
@@ -268,7 +276,6 @@ const program = Effect.gen(function*() {
     console.log(retryTable(retry))
   }
 })
-
 ;(args.has("--startup") ? startupOnly : program).pipe(
   Effect.scoped,
   Effect.provide(Layer.mergeAll(NodeContext.layer, UndiciHttpClient.layer)),

@@ -4,7 +4,7 @@
  * over `UndiciHttpClient` (default) or `NodeHttpClient.layerUndici`, or, for comparison, raw
  * `fetch` or the official SDK (`fetch`, `sdk`). Prints wall and CPU time a call.
  */
-import { NodeHttpClient } from "@effect/platform-node"
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { createOpencodeClient } from "@opencode-ai/sdk/v2/client"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"

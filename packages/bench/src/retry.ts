@@ -7,7 +7,10 @@ import * as HttpClient from "@effect/platform/HttpClient"
 import { OpenCodeClient, OpenCodeConnection } from "@plue/core"
 import * as DbLock from "@plue/testing/DbLock"
 import type { Sandbox } from "@plue/testing/TestServer"
-import { Duration, Effect, Either, Fiber } from "effect"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Fiber from "effect/Fiber"
 
 export interface RetryFigures {
   readonly lockSeconds: number

@@ -5,7 +5,7 @@
  * Needs Debian's PostgreSQL (scripts/setup-postgres.sh).
  */
 import * as PostgreSQL from "@plue/testing/PostgreSQL"
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import { type ChildProcess, spawn } from "node:child_process"
 import { mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -60,8 +60,7 @@ const rate = async (concurrency: number, seconds: number, op: (i: number) => Pro
   return Math.round(done / seconds)
 }
 
-const post = (url: string, body: unknown) =>
-  fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) })
+const post = (url: string, body: unknown) => fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) })
 
 export const shareBench = (options: { readonly quick: boolean }) =>
   Effect.gen(function*() {
@@ -80,7 +79,10 @@ export const shareBench = (options: { readonly quick: boolean }) =>
             secret: created.secret,
             data: [
               { type: "session", data: { id: "ses_benchshare", title: "bench", time: { created: 1, updated: 2 } } },
-              ...Array.from({ length: items - 1 }, (_, i) => ({ type: "part", data: { id: `prt_${i}`, messageID: "msg_1", type: "text", text: "x".repeat(400) } }))
+              ...Array.from(
+                { length: items - 1 },
+                (_, i) => ({ type: "part", data: { id: `prt_${i}`, messageID: "msg_1", type: "text", text: "x".repeat(400) } })
+              )
             ]
           })
         )

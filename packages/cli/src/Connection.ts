@@ -46,8 +46,7 @@ export const url = Options.text("url").pipe(
   Options.withFallbackConfig(Config.string("OPENCODE_URL")),
   Options.withSchema(Schema.String.pipe(
     Schema.filter((text) => URL.canParse(text) && /^https?:$/.test(new URL(text).protocol), {
-      message: (issue) =>
-        `--url / OPENCODE_URL: '${String(issue.actual)}' is not an http(s) URL; write it like --url http://127.0.0.1:4096`
+      message: (issue) => `--url / OPENCODE_URL: '${String(issue.actual)}' is not an http(s) URL; write it like --url http://127.0.0.1:4096`
     })
   )),
   Options.optional
@@ -140,9 +139,7 @@ export const shareDirectory: Config.Config<string> = Config.all({
   dir: Config.option(Config.string("PLUE_SHARE_DIR")),
   xdg: Config.option(Config.string("XDG_DATA_HOME")),
   home: Config.string("HOME").pipe(Config.orElse(() => Config.succeed(homedir())))
-}).pipe(Config.map(({ dir, home, xdg }) =>
-  Option.getOrElse(dir, () => join(Option.getOrElse(xdg, () => join(home, ".local", "share")), "plue", "shares"))
-))
+}).pipe(Config.map(({ dir, home, xdg }) => Option.getOrElse(dir, () => join(Option.getOrElse(xdg, () => join(home, ".local", "share")), "plue", "shares"))))
 
 /**
  * `PLUE_SHARE_URL`: the share service a managed server uses instead of the embedded one.
@@ -293,9 +290,7 @@ export const managerLayer = (
   CommandExecutor.CommandExecutor
 > =>
   Layer.unwrapEffect(Effect.map(
-    Effect.promise(() =>
-      Promise.all([import("@plue/core/SessionManager"), import("@plue/core/SessionCache"), import("@plue/core/SessionEvents")])
-    ),
+    Effect.promise(() => Promise.all([import("@plue/core/SessionManager"), import("@plue/core/SessionCache"), import("@plue/core/SessionEvents")])),
     ([SessionManager, SessionCache, SessionEvents]) =>
       SessionManager.layer.pipe(
         Layer.provideMerge(SessionCache.layer()),

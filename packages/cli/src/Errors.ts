@@ -79,7 +79,9 @@ export class HostUnreachable extends Schema.TaggedError<HostUnreachable>("@plue/
   override get message(): string {
     // The last reason may already ask whether the server runs there: ask once.
     const last = this.detail.split("\n")[0]!.replace(/\s*Is the server running at that address\?$/, "")
-    return `OpenCode unreachable at ${this.url}: tried ${this.attempts + 1} time(s) over ${this.seconds} s, last: ${last} Is the server running there? Check --url / OPENCODE_URL.`
+    return `OpenCode unreachable at ${this.url}: tried ${
+      this.attempts + 1
+    } time(s) over ${this.seconds} s, last: ${last} Is the server running there? Check --url / OPENCODE_URL.`
   }
 }
 
@@ -226,5 +228,4 @@ export const outcomes: Mapping<CliError> = {
  *
  * @since 0.1.0
  */
-export const describe = (error: CliError): Outcome =>
-  (outcomes[error._tag] as (error: CliError) => Outcome)(error)
+export const describe = (error: CliError): Outcome => (outcomes[error._tag] as (error: CliError) => Outcome)(error)

@@ -296,8 +296,7 @@ const childrenOf = (path: ReadonlyArray<string>, all = false) => {
 const isGroup = (path: ReadonlyArray<string>) => groups.some((g) => g.path.join(" ") === path.join(" "))
 const leaf = (path: ReadonlyArray<string>) => commands.find((c) => c.path.join(" ") === path.join(" "))
 
-const flagLabel = (flag: Flag) =>
-  `${flag.short ? `-${flag.short}, ` : "    "}--${flag.long}${flag.value ? ` ${flag.value}` : ""}`
+const flagLabel = (flag: Flag) => `${flag.short ? `-${flag.short}, ` : "    "}--${flag.long}${flag.value ? ` ${flag.value}` : ""}`
 
 const columns = (rows: ReadonlyArray<readonly [string, string]>) => {
   const width = Math.max(...rows.map(([left]) => left.length))
@@ -380,7 +379,11 @@ export const check = (argv: ReadonlyArray<string>): Check => {
   let i = 0
   while (isGroup(path)) {
     const word = argv[i]
-    if (word === undefined) return path.length === 0 ? { _tag: "Help", path } : usageError(`'${full(path)}' needs a command: ${childrenOf(path).map(([n]) => n).join(", ")}; run '${full(path)} --help'`)
+    if (word === undefined) {
+      return path.length === 0
+        ? { _tag: "Help", path }
+        : usageError(`'${full(path)}' needs a command: ${childrenOf(path).map(([n]) => n).join(", ")}; run '${full(path)} --help'`)
+    }
     if (word.startsWith("-")) {
       // Only the root's own flags come before a command.
       if (path.length === 0 && ["--version", "-v", "--completions", "--log-level", "--wizard"].some((f) => word === f || word.startsWith(`${f}=`))) {

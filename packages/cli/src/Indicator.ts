@@ -45,8 +45,7 @@ export const style = (
  *
  * @since 0.1.0
  */
-export const colorEnabled = (env: Readonly<Record<string, string | undefined>>): boolean =>
-  env.NO_COLOR === undefined || env.NO_COLOR === ""
+export const colorEnabled = (env: Readonly<Record<string, string | undefined>>): boolean => env.NO_COLOR === undefined || env.NO_COLOR === ""
 
 /**
  * What a running operation tells the indicator.

@@ -91,7 +91,11 @@ layer(Live, { timeout: 600_000, excludeTestServices: true })("a consumer install
         const { manifest } = packages.get(p.name)!
         const paths = p.files.map((f) => f.path)
         for (const path of paths) {
-          assert.match(path, /^(package\.json|README\.md|LICENSE|dist\/.+\.(js|d\.ts)|dist\/plue\.cjs|dist\/THIRD-PARTY-LICENSES\.txt|include\/plue\.h|bin\/plue\.js)$/, `${p.name} ships ${path}`)
+          assert.match(
+            path,
+            /^(package\.json|README\.md|LICENSE|dist\/.+\.(js|d\.ts)|dist\/plue\.cjs|dist\/THIRD-PARTY-LICENSES\.txt|include\/plue\.h|bin\/plue\.js)$/,
+            `${p.name} ships ${path}`
+          )
           assert.notMatch(path, /(^|\/)(test|tests|bench)\/|tsconfig|vitest|\.tsbuildinfo/, `${p.name} ships ${path}`)
         }
         assert.includeMembers(paths, ["package.json", "README.md", "LICENSE"], p.name)
@@ -163,10 +167,14 @@ layer(Live, { timeout: 600_000, excludeTestServices: true })("a consumer install
       assert.isTrue((JSON.parse(listed.stdout) as Array<{ id: string; title: string }>).some((s) => s.id === sessionId && s.title === "hello"))
 
       // Without opencode-ai, asking for a managed server fails at once, naming the install command.
-      const noServer = yield* sh("npx plue session list", project, cleanEnv({
-        PATH: `${join(project, "node_modules", ".bin")}:/usr/bin:/bin`,
-        PLUE_SHARE_DIR: join(work, "shares")
-      }))
+      const noServer = yield* sh(
+        "npx plue session list",
+        project,
+        cleanEnv({
+          PATH: `${join(project, "node_modules", ".bin")}:/usr/bin:/bin`,
+          PLUE_SHARE_DIR: join(work, "shares")
+        })
+      )
       assert.strictEqual(noServer.code, 5, noServer.stderr)
       assert.include(noServer.stderr, "npm install opencode-ai@1.18.33")
 

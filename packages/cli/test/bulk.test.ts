@@ -28,11 +28,12 @@ const perRun = 30_000
 const missing = (i: number) => `ses_0000000000000missing${String(i).padStart(4, "0")}`
 
 const makeSessions = (n: number, title: string) =>
-  Effect.flatMap(OpenCodeClient.OpenCodeClient, (client) =>
-    Effect.forEach(Array.from({ length: n }, (_, i) => i), (i) => client.create({ title: `${title} ${i}` }), { concurrency: 4 }))
+  Effect.flatMap(
+    OpenCodeClient.OpenCodeClient,
+    (client) => Effect.forEach(Array.from({ length: n }, (_, i) => i), (i) => client.create({ title: `${title} ${i}` }), { concurrency: 4 })
+  )
 
-const exists = (id: string) =>
-  Effect.flatMap(OpenCodeClient.OpenCodeClient, (client) => Effect.map(Effect.either(client.get(id)), Either.isRight))
+const exists = (id: string) => Effect.flatMap(OpenCodeClient.OpenCodeClient, (client) => Effect.map(Effect.either(client.get(id)), Either.isRight))
 
 layer(Live, { timeout: 240_000, excludeTestServices: true })("plue session with several sessions, against a real server", (it) => {
   it.effect("delete ID...: every 7th id does not exist; a line each, the summary, exit 3; the rest are gone", () =>

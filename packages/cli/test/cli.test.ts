@@ -219,8 +219,7 @@ layer(Live, { timeout: 180_000, excludeTestServices: true })("the plue CLI again
       // During start-up: once the CLI has started its server process (it mentions the sandbox too).
       const before = processesMentioning(box.home)
       const early = yield* start(["session", "list"], env, box.project)
-      yield* Wait.until("the CLI's own OpenCode process", () =>
-        processesMentioning(box.home).some((pid) => pid !== early.pid && !before.includes(pid)))
+      yield* Wait.until("the CLI's own OpenCode process", () => processesMentioning(box.home).some((pid) => pid !== early.pid && !before.includes(pid)))
       yield* early.signal("SIGINT")
       const earlyResult = yield* early.result
       assert.strictEqual(earlyResult.code, 130, earlyResult.stderr)

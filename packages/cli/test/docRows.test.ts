@@ -19,8 +19,7 @@ const Live = TestServer.layer().pipe(Layer.provideMerge(Platform.layer))
 
 /** `plue args...` against the test server. */
 const plue = (...args: Array<string>) =>
-  Effect.flatMap(OpenCodeServer.OpenCodeServer, (server) =>
-    run(args, { OPENCODE_URL: server.url, OPENCODE_SERVER_PASSWORD: Redacted.value(server.password) }))
+  Effect.flatMap(OpenCodeServer.OpenCodeServer, (server) => run(args, { OPENCODE_URL: server.url, OPENCODE_SERVER_PASSWORD: Redacted.value(server.password) }))
 
 const lines = (text: string) => text.split("\n").filter((l) => l !== "")
 

@@ -86,6 +86,7 @@ layer(Live, { timeout: 300_000, excludeTestServices: true })("plue session init:
       assert.strictEqual(shown.code, 0, shown.stdout + shown.stderr)
       const screen = shown.stdout
       assert.include(screen, `${ESC}[2K`, "the spinner redraws its line")
+      // eslint-disable-next-line no-control-regex -- the escape codes are what this test looks for
       assert.match(screen, /\x1b\[36m[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏]\x1b\[39m initializing ses_\w+ with stub\/slow-model/)
       assert.include(screen, "waiting for the model", "OpenCode's busy status reached the indicator")
       // The last thing before the result line is the erased spinner line.
@@ -95,6 +96,7 @@ layer(Live, { timeout: 300_000, excludeTestServices: true })("plue session init:
       assert.strictEqual(plain.code, 0, plain.stdout)
       assert.include(plain.stdout, `${ESC}[2K`)
       assert.match(plain.stdout, /[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏] initializing ses_\w+/)
+      // eslint-disable-next-line no-control-regex -- the escape codes are what this test looks for
       assert.notMatch(plain.stdout, /\x1b\[\d*m/, "no colour under NO_COLOR")
     }), { timeout: 240_000 })
 
@@ -141,11 +143,16 @@ layer(Live, { timeout: 300_000, excludeTestServices: true })("plue session init:
     Effect.gen(function*() {
       const box = yield* TestServer.TestSandbox
       const env = { ...box.env, HOME: `${box.home}` }
-      const shown = yield* Spawn.run("script", ["-qfec", `stty cols 200 rows 50; ${[process.execPath, BIN, "session", "list", "--roots"].map(quote).join(" ")}`, "/dev/null"], {
+      const shown = yield* Spawn.run("script", [
+        "-qfec",
+        `stty cols 200 rows 50; ${[process.execPath, BIN, "session", "list", "--roots"].map(quote).join(" ")}`,
+        "/dev/null"
+      ], {
         env: { TERM: "xterm-256color", ...env },
         cwd: box.project
       })
       assert.strictEqual(shown.code, 0, shown.stdout)
+      // eslint-disable-next-line no-control-regex -- the escape codes are what this test looks for
       assert.match(shown.stdout, /\x1b\[2K\x1b\[36m[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏]\x1b\[39m starting a local OpenCode server/)
       const ran = yield* Spawn.run(process.execPath, [BIN, "session", "list", "--roots"], { env, cwd: box.project })
       assert.strictEqual(ran.code, 0, ran.stderr)

@@ -9,10 +9,12 @@ import { run } from "./plue.js"
 const NOWHERE = "http://127.0.0.1:9"
 
 layer(Platform.layer, { timeout: 300_000 })("retry settings from the environment", (it) => {
-  for (const [name, value, says] of [
-    ["OPENCODE_RETRY_TOKENS", "-1", "must be 0 or more"],
-    ["OPENCODE_STORAGE_RETRY_BUDGET", "soon", "Expected a duration"]
-  ] as const) {
+  for (
+    const [name, value, says] of [
+      ["OPENCODE_RETRY_TOKENS", "-1", "must be 0 or more"],
+      ["OPENCODE_STORAGE_RETRY_BUDGET", "soon", "Expected a duration"]
+    ] as const
+  ) {
     it.effect(`a bad ${name} is refused, naming it`, () =>
       Effect.gen(function*() {
         const result = yield* run(["session", "list", "--url", NOWHERE], { [name]: value }, "120 seconds")

@@ -121,32 +121,46 @@ layer(Live, { timeout: 240_000, excludeTestServices: true })("sharing from the C
       // The share service runs inside the command (managed server): the URL's line says so.
       assert.match(
         text.stdout,
-        /^http:\/\/127\.0\.0\.1:\d+\/share\/\S+  \(served by this command: the link stops working when it exits; [^\n]*\)\nsecret  \S{43}  \(keep it: it revokes the share\)\nexpires /
+        /^http:\/\/127\.0\.0\.1:\d+\/share\/\S+ {2}\(served by this command: the link stops working when it exits; [^\n]*\)\nsecret {2}\S{43} {2}\(keep it: it revokes the share\)\nexpires /
       )
     }), 240_000)
 
-  it.scoped("plue host: a C host's plue_session_create_share gets the secret and expiresAt; its callback sees Shared and Unshared", () =>
-    Effect.gen(function*() {
-      const { env, cwd } = yield* managed
-      const dir = mkdtempSync(join(tmpdir(), "plue-share-host-"))
-      const library = join(dir, "libsharehost.so")
-      execFileSync("cc", [
-        "-std=c11", "-Wall", "-Wextra", "-Werror", "-pedantic", "-fPIC", "-shared", `-I${INCLUDE}`,
-        "-o", library, fileURLToPath(new URL("./c/share_host.c", import.meta.url)), "-lpthread"
-      ], { stdio: "pipe" })
-      const report = join(dir, "report.txt")
-      const result = yield* run(["host", library, report], env, cwd)
-      assert.strictEqual(result.code, 0, result.stderr)
-      const lines = readFileSync(report, "utf8")
-      assert.notInclude(lines, "ERROR", lines)
-      const share = JSON.parse(/^SHARE (.*)$/m.exec(lines)![1]!) as { url: string; secret?: string; expiresAt?: number | null }
-      assert.match(share.url, /\/share\/[A-Za-z0-9_-]{22}$/)
-      assert.isString(share.secret, "the secret reaches the C host")
-      assert.isNumber(share.expiresAt, "and the expiry")
-      const events = /^EVENTS shared=(\d+) unshared=(\d+)$/m.exec(lines)!
-      assert.isAtLeast(Number(events[1]), 1, "a Shared event reached the C callback")
-      assert.isAtLeast(Number(events[2]), 1, "an Unshared event reached the C callback")
-    }), 180_000)
+  it.scoped(
+    "plue host: a C host's plue_session_create_share gets the secret and expiresAt; its callback sees Shared and Unshared",
+    () =>
+      Effect.gen(function*() {
+        const { env, cwd } = yield* managed
+        const dir = mkdtempSync(join(tmpdir(), "plue-share-host-"))
+        const library = join(dir, "libsharehost.so")
+        execFileSync("cc", [
+          "-std=c11",
+          "-Wall",
+          "-Wextra",
+          "-Werror",
+          "-pedantic",
+          "-fPIC",
+          "-shared",
+          `-I${INCLUDE}`,
+          "-o",
+          library,
+          fileURLToPath(new URL("./c/share_host.c", import.meta.url)),
+          "-lpthread"
+        ], { stdio: "pipe" })
+        const report = join(dir, "report.txt")
+        const result = yield* run(["host", library, report], env, cwd)
+        assert.strictEqual(result.code, 0, result.stderr)
+        const lines = readFileSync(report, "utf8")
+        assert.notInclude(lines, "ERROR", lines)
+        const share = JSON.parse(/^SHARE (.*)$/m.exec(lines)![1]!) as { url: string; secret?: string; expiresAt?: number | null }
+        assert.match(share.url, /\/share\/[A-Za-z0-9_-]{22}$/)
+        assert.isString(share.secret, "the secret reaches the C host")
+        assert.isNumber(share.expiresAt, "and the expiry")
+        const events = /^EVENTS shared=(\d+) unshared=(\d+)$/m.exec(lines)!
+        assert.isAtLeast(Number(events[1]), 1, "a Shared event reached the C callback")
+        assert.isAtLeast(Number(events[2]), 1, "an Unshared event reached the C callback")
+      }),
+    180_000
+  )
 
   it.scoped("plue demo: shares through the embedded service, takes the owner secret, opens the viewer", () =>
     Effect.gen(function*() {
@@ -186,8 +200,17 @@ layer(Live, { timeout: 240_000, excludeTestServices: true })("sharing from the C
       const port = yield* freePort
       const data = mkdtempSync(join(tmpdir(), "plue-share-data-"))
       const child = yield* start([
-        "share-server", "--port", String(port), "--host", "127.0.0.1",
-        "--public-url", "https://share.example.test/", "--data", data, "--ttl", "3 seconds"
+        "share-server",
+        "--port",
+        String(port),
+        "--host",
+        "127.0.0.1",
+        "--public-url",
+        "https://share.example.test/",
+        "--data",
+        data,
+        "--ttl",
+        "3 seconds"
       ], { HOME: mkdtempSync(join(tmpdir(), "plue-home-")) })
       const listening = yield* Effect.promise(() => waitFor(child, "stderr", /listening on \S+/))
       assert.include(listening, `127.0.0.1:${port}`)

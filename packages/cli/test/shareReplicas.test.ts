@@ -150,33 +150,40 @@ describe("share-server replicas on one PostgreSQL", () => {
       assert.deepStrictEqual(lost, [], "every acknowledged sync is in the database")
     }), 240_000)
 
-  it.scopedLive.runIf(havePostgres)("a PostgreSQL restart: replicas answer 503 quickly while it is down, then recover on their own", () =>
-    Effect.gen(function*() {
-      const pg = yield* PostgreSQL.make
-      const a = yield* replica(pg.url)
-      const b = yield* replica(pg.url)
-      const created = JSON.parse((yield* call(`${a.url}/api/share`, "POST", { sessionID: "ses_restart" })).text) as { id: string; secret: string }
-      yield* call(`${a.url}/api/share/${created.id}/sync`, "POST", { secret: created.secret, data: [{ type: "session", data: { id: "ses_restart", title: "Survives" } }] })
-      assert.strictEqual((yield* call(`${b.url}/readyz`)).status, 200)
+  it.scopedLive.runIf(havePostgres)(
+    "a PostgreSQL restart: replicas answer 503 quickly while it is down, then recover on their own",
+    () =>
+      Effect.gen(function*() {
+        const pg = yield* PostgreSQL.make
+        const a = yield* replica(pg.url)
+        const b = yield* replica(pg.url)
+        const created = JSON.parse((yield* call(`${a.url}/api/share`, "POST", { sessionID: "ses_restart" })).text) as { id: string; secret: string }
+        yield* call(`${a.url}/api/share/${created.id}/sync`, "POST", {
+          secret: created.secret,
+          data: [{ type: "session", data: { id: "ses_restart", title: "Survives" } }]
+        })
+        assert.strictEqual((yield* call(`${b.url}/readyz`)).status, 200)
 
-      yield* pg.stop
-      for (const replica of [a, b]) {
-        const started = Date.now()
-        const ready = yield* call(`${replica.url}/readyz`)
-        assert.strictEqual(ready.status, 503, ready.text)
-        assert.isBelow(Date.now() - started, 10_000, "503 comes quickly, it does not hang")
-        assert.strictEqual((yield* call(`${replica.url}/healthz`)).status, 200, "the process itself is live")
-        assert.strictEqual((yield* call(`${replica.url}/share/${created.id}`)).status, 503)
-        assert.strictEqual((yield* call(`${replica.url}/api/share`, "POST", { sessionID: "ses_down" })).status, 503)
-      }
+        yield* pg.stop
+        for (const replica of [a, b]) {
+          const started = Date.now()
+          const ready = yield* call(`${replica.url}/readyz`)
+          assert.strictEqual(ready.status, 503, ready.text)
+          assert.isBelow(Date.now() - started, 10_000, "503 comes quickly, it does not hang")
+          assert.strictEqual((yield* call(`${replica.url}/healthz`)).status, 200, "the process itself is live")
+          assert.strictEqual((yield* call(`${replica.url}/share/${created.id}`)).status, 503)
+          assert.strictEqual((yield* call(`${replica.url}/api/share`, "POST", { sessionID: "ses_down" })).status, 503)
+        }
 
-      yield* pg.start
-      for (const replica of [a, b]) {
-        const ready = yield* until(call(`${replica.url}/readyz`), (r) => r.status === 200)
-        assert.strictEqual(ready.status, 200, "ready again without a restart of the replica")
-        const page = yield* call(`${replica.url}/share/${created.id}`)
-        assert.strictEqual(page.status, 200)
-        assert.include(page.text, "Survives")
-      }
-    }), 240_000)
+        yield* pg.start
+        for (const replica of [a, b]) {
+          const ready = yield* until(call(`${replica.url}/readyz`), (r) => r.status === 200)
+          assert.strictEqual(ready.status, 200, "ready again without a restart of the replica")
+          const page = yield* call(`${replica.url}/share/${created.id}`)
+          assert.strictEqual(page.status, 200)
+          assert.include(page.text, "Survives")
+        }
+      }),
+    240_000
+  )
 })

@@ -26,17 +26,14 @@ layer(Platform.layer, { timeout: 300_000 })("usage mistakes: one `plue: ` line o
   it.effect("a missing argument", () => usageError(["session", "get"], /missing ID; usage: plue session get ID/))
   it.effect("an extra argument", () => usageError(["watch", "extra"], /unexpected argument 'extra'/))
   it.effect("a flag without its value", () => usageError(["session", "list", "--password"], /--password needs a value: --password PASSWORD/))
-  it.effect("a missing required flag", () =>
-    usageError(["session", "init", "ses_abc", "--provider", "x"], /missing --model MODEL/))
-  it.effect("a port that is not a number", () =>
-    usageError(["share-server", "--port", "abc"], /--port takes a whole number, not 'abc': e\.g\. --port 4500/))
+  it.effect("a missing required flag", () => usageError(["session", "init", "ses_abc", "--provider", "x"], /missing --model MODEL/))
+  it.effect("a port that is not a number", () => usageError(["share-server", "--port", "abc"], /--port takes a whole number, not 'abc': e\.g\. --port 4500/))
   it.effect("a ttl that is not a duration", () =>
     usageError(["share-server", "--ttl", "bogus"], /--ttl: 'bogus' is not a duration; write it like --ttl "24 hours"/))
   it.effect("a malformed --url", () => usageError(["session", "list", "--url", "notaurl"], /'notaurl' is not an http\(s\) URL; write it like --url http/))
   it.effect("a malformed OPENCODE_URL", () => usageError(["session", "list"], /'ftp:\/\/x' is not an http\(s\) URL/, { OPENCODE_URL: "ftp://x" }))
   it.effect("a malformed session id", () => usageError(["session", "get", "../config"], /Invalid session id '\.\.\/config'.*like ses_/))
-  it.effect("a malformed parent id", () =>
-    usageError(["session", "create", "--parent", "ses_x/../../auth"], /Invalid session id 'ses_x\/\.\.\/\.\.\/auth'/))
+  it.effect("a malformed parent id", () => usageError(["session", "create", "--parent", "ses_x/../../auth"], /Invalid session id 'ses_x\/\.\.\/\.\.\/auth'/))
   it.effect("a --directory that does not exist", () =>
     usageError(["session", "list", "-d", "/nonexistent-plue-dir"], /--directory: \/nonexistent-plue-dir is not a directory/))
   it.effect("a host library that does not exist", () => usageError(["host", "/nonexistent-lib.so"], /\/nonexistent-lib\.so.*plue host --help/))

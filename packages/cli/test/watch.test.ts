@@ -13,15 +13,19 @@ const REFUSE = "plue-cli-stub-refuse"
 const Stub = StubLlm.layer({ refuse: REFUSE }).pipe(
   Layer.provide(NodeHttpServer.layer(createServer, { port: 0, host: "127.0.0.1" }))
 )
-const Live = Layer.unwrapEffect(Effect.map(StubLlm.StubLlm, (stub) => TestServer.layer({ config: stub.opencodeConfig, connection: { requestTimeout: "60 seconds" } }))).pipe(
+const Live = Layer.unwrapEffect(
+  Effect.map(StubLlm.StubLlm, (stub) => TestServer.layer({ config: stub.opencodeConfig, connection: { requestTimeout: "60 seconds" } }))
+).pipe(
   Layer.provideMerge(Stub),
   Layer.provideMerge(Platform.layer)
 )
 
 /** A CLI process against the test server, owned by the test's scope (ended with it whatever happens). */
 const plue = (args: ReadonlyArray<string>) =>
-  Effect.flatMap(OpenCodeServer.OpenCodeServer, (server) =>
-    start(args, { OPENCODE_URL: server.url, OPENCODE_SERVER_PASSWORD: Redacted.value(server.password) }))
+  Effect.flatMap(
+    OpenCodeServer.OpenCodeServer,
+    (server) => start(args, { OPENCODE_URL: server.url, OPENCODE_SERVER_PASSWORD: Redacted.value(server.password) })
+  )
 
 /** Waits (ceiling `seconds`) until `done` holds; on timeout, says what was seen. */
 const until = (what: string, done: () => boolean, seconds = 60, seen: () => string = () => "") =>
@@ -45,13 +49,19 @@ layer(Live, { timeout: 180_000, excludeTestServices: true })("plue watch and plu
 
       const born = yield* client.create({ title: "born while watched" })
       yield* client.promptAsync(born.id, { text: REFUSE, model: { providerID: stub.providerID, modelID: stub.modelID } })
-      const events = () => lines(child.stdout()).slice(1).map((l) => JSON.parse(l) as { _tag: string; session?: { id: string }; sessionId?: string; error?: { name?: string } })
-      yield* until("Created and Error for the new session", () =>
-        events().some((e) => e._tag === "Created" && e.session?.id === born.id) &&
-        events().some((e) => e._tag === "Error" && e.sessionId === born.id), 90, () => child.stdout().slice(-3000) + child.stderr())
+      const events = () =>
+        lines(child.stdout()).slice(1).map((l) => JSON.parse(l) as { _tag: string; session?: { id: string }; sessionId?: string; error?: { name?: string } })
+      yield* until(
+        "Created and Error for the new session",
+        () =>
+          events().some((e) => e._tag === "Created" && e.session?.id === born.id) &&
+          events().some((e) => e._tag === "Error" && e.sessionId === born.id),
+        90,
+        () => child.stdout().slice(-3000) + child.stderr()
+      )
       assert.strictEqual(events().find((e) => e._tag === "Error")!.error!.name, "APIError")
       assert.isFalse(events().some((e) => e._tag === "Created" && e.session?.id === old.id), "an old session is not announced as created")
-      assert.strictEqual(lines(child.stdout()).filter((l) => l.includes('"Snapshot"')).length, 1)
+      assert.strictEqual(lines(child.stdout()).filter((l) => l.includes("\"Snapshot\"")).length, 1)
       yield* child.signal("SIGINT")
       assert.strictEqual((yield* child.result).code, 130)
     }), { timeout: 180_000 })

@@ -14,17 +14,12 @@ import * as Ref from "effect/Ref"
 import * as Schema from "effect/Schema"
 import type * as ConfigError from "effect/ConfigError"
 import type * as Stream from "effect/Stream"
-import { ascendingMessageId, parseSessionId, type MessageId } from "./Identifier.js"
+import { ascendingMessageId, type MessageId, parseSessionId } from "./Identifier.js"
 import { eventStream } from "./internal/events.js"
 import { makePipeline } from "./internal/request.js"
 import * as OpenCodeConnection from "./OpenCodeConnection.js"
 import type { OpenCodeError } from "./OpenCodeError.js"
-import {
-  type OpenCodeEvent,
-  Session,
-  type SessionStatus,
-  SessionStatusMap
-} from "./OpenCodeSchema.js"
+import { type OpenCodeEvent, Session, type SessionStatus, SessionStatusMap } from "./OpenCodeSchema.js"
 
 /**
  * Filters for `list`.
@@ -132,13 +127,11 @@ export const make: Effect.Effect<Service, never, HttpClient.HttpClient | OpenCod
     const pipeline = makePipeline(settings, yield* HttpClient.HttpClient)
     const run = pipeline.run
     // A message id on Effect's clock (TestClock moves it in tests).
-    const messageId = (given: MessageId | undefined) =>
-      given !== undefined ? Effect.succeed(given) : Effect.map(Clock.currentTimeMillis, ascendingMessageId)
+    const messageId = (given: MessageId | undefined) => given !== undefined ? Effect.succeed(given) : Effect.map(Clock.currentTimeMillis, ascendingMessageId)
     // The largest list seen, so the next full listing asks for enough at once.
     const largestList = yield* Ref.make(0)
 
-    const withId = <A>(sessionId: string, f: (id: string) => Effect.Effect<A, OpenCodeError>) =>
-      Effect.flatMap(parseSessionId(sessionId), f)
+    const withId = <A>(sessionId: string, f: (id: string) => Effect.Effect<A, OpenCodeError>) => Effect.flatMap(parseSessionId(sessionId), f)
 
     const list = (options: ListOptions = {}) =>
       Effect.gen(function*() {
@@ -235,47 +228,44 @@ export const make: Effect.Effect<Service, never, HttpClient.HttpClient | OpenCod
             decode: Schema.Boolean
           })),
       children: (sessionId) =>
-        withId(sessionId, (id) =>
-          run({ method: "GET", path: `/session/${id}/children`, sessionId: id, idempotent: true, decode: Sessions })),
+        withId(sessionId, (id) => run({ method: "GET", path: `/session/${id}/children`, sessionId: id, idempotent: true, decode: Sessions })),
       abort: (sessionId) =>
-        withId(sessionId, (id) =>
-          run({ method: "POST", path: `/session/${id}/abort`, sessionId: id, idempotent: true, decode: Schema.Boolean })),
+        withId(sessionId, (id) => run({ method: "POST", path: `/session/${id}/abort`, sessionId: id, idempotent: true, decode: Schema.Boolean })),
       init: (sessionId, options) =>
         withId(sessionId, (id) =>
-          Effect.flatMap(messageId(options.messageID), (messageID) => run({
-            method: "POST",
-            path: `/session/${id}/init`,
-            sessionId: id,
-            body: {
-              providerID: options.providerID,
-              modelID: options.modelID,
-              messageID
-            },
-            timeout: settings.initTimeout,
-            idempotent: false,
-            decode: Schema.Boolean
-          }))),
-      share: (sessionId) =>
-        withId(sessionId, (id) =>
-          run({ method: "POST", path: `/session/${id}/share`, sessionId: id, idempotent: false, decode: Session })),
+          Effect.flatMap(messageId(options.messageID), (messageID) =>
+            run({
+              method: "POST",
+              path: `/session/${id}/init`,
+              sessionId: id,
+              body: {
+                providerID: options.providerID,
+                modelID: options.modelID,
+                messageID
+              },
+              timeout: settings.initTimeout,
+              idempotent: false,
+              decode: Schema.Boolean
+            }))),
+      share: (sessionId) => withId(sessionId, (id) => run({ method: "POST", path: `/session/${id}/share`, sessionId: id, idempotent: false, decode: Session })),
       unshare: (sessionId) =>
-        withId(sessionId, (id) =>
-          run({ method: "DELETE", path: `/session/${id}/share`, sessionId: id, idempotent: true, decode: Session })),
+        withId(sessionId, (id) => run({ method: "DELETE", path: `/session/${id}/share`, sessionId: id, idempotent: true, decode: Session })),
       status: run({ method: "GET", path: "/session/status", idempotent: true, decode: SessionStatusMap }),
       promptAsync: (sessionId, options) =>
         withId(sessionId, (id) =>
-          Effect.flatMap(messageId(options.messageID), (messageID) => run({
-            method: "POST",
-            path: `/session/${id}/prompt_async`,
-            sessionId: id,
-            body: {
-              messageID,
-              ...(options.model ? { model: options.model } : {}),
-              parts: [{ type: "text", text: options.text }]
-            },
-            idempotent: false,
-            decode: undefined
-          }))),
+          Effect.flatMap(messageId(options.messageID), (messageID) =>
+            run({
+              method: "POST",
+              path: `/session/${id}/prompt_async`,
+              sessionId: id,
+              body: {
+                messageID,
+                ...(options.model ? { model: options.model } : {}),
+                parts: [{ type: "text", text: options.text }]
+              },
+              idempotent: false,
+              decode: undefined
+            }))),
       events: eventStream(pipeline, settings)
     }
     return service
@@ -306,8 +296,7 @@ export const make: Effect.Effect<Service, never, HttpClient.HttpClient | OpenCod
  *
  * @since 0.1.0
  */
-export const layer: Layer.Layer<OpenCodeClient, never, HttpClient.HttpClient | OpenCodeConnection.OpenCodeConnection> =
-  Layer.effect(OpenCodeClient, make)
+export const layer: Layer.Layer<OpenCodeClient, never, HttpClient.HttpClient | OpenCodeConnection.OpenCodeConnection> = Layer.effect(OpenCodeClient, make)
 
 /**
  * The client for the server named by `OPENCODE_URL` / `OPENCODE_SERVER_PASSWORD`.

@@ -140,11 +140,9 @@ export const make = (options: Options): ConnectionSettings => ({
  *
  * @since 0.1.0
  */
-export const layer = (options: Options): Layer.Layer<OpenCodeConnection> =>
-  Layer.succeed(OpenCodeConnection, make(options))
+export const layer = (options: Options): Layer.Layer<OpenCodeConnection> => Layer.succeed(OpenCodeConnection, make(options))
 
-const nonNegative = (name: string) =>
-  Config.validate({ message: `${name} must be 0 or more`, validation: (n: number) => n >= 0 })
+const nonNegative = (name: string) => Config.validate({ message: `${name} must be 0 or more`, validation: (n: number) => n >= 0 })
 
 /**
  * The retry settings read from configuration, each with its default: `OPENCODE_RETRIES`,

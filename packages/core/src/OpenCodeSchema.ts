@@ -7,7 +7,6 @@
 import * as Schema from "effect/Schema"
 import { SessionId } from "./Identifier.js"
 
-
 /**
  * A session's timestamps, in milliseconds since the epoch.
  *

@@ -46,8 +46,7 @@ export class ServerStartError extends Schema.TaggedError<ServerStartError>("@plu
     const hint = {
       // opencode-ai is optional (a program that connects to an existing server does not need
       // it): say how to get it.
-      BinaryNotFound:
-        `a managed server needs the OpenCode server: install it with \`npm install opencode-ai@${OPENCODE_VERSION}\` ` +
+      BinaryNotFound: `a managed server needs the OpenCode server: install it with \`npm install opencode-ai@${OPENCODE_VERSION}\` ` +
         "(or set PLUE_OPENCODE_BIN to an opencode binary), or connect to a running server instead",
       SpawnFailed: "check that the binary is executable",
       ExitedEarly: "its output above says why",
@@ -154,8 +153,7 @@ export const start = (
     const startTimeout = Duration.decode(options.startTimeout ?? Duration.seconds(60))
     const password = options.password ? Redacted.value(options.password) : randomPassword()
     const tail = new OutputTail(200)
-    const fail = (reason: typeof ServerStartFailure.Type, detail: string) =>
-      new ServerStartError({ reason, binary, detail, output: tail.text() })
+    const fail = (reason: typeof ServerStartFailure.Type, detail: string) => new ServerStartError({ reason, binary, detail, output: tail.text() })
 
     const executable = findExecutable(binary)
     if (executable === undefined) {

@@ -244,8 +244,7 @@ const encodeJson = (value: unknown) => `${JSON.stringify(value, null, 2)}\n`
 export const makeStore = (directory: string): Effect.Effect<Store, OutboxError, FileSystem.FileSystem> =>
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
-    const fail = (operation: string, path: string) => (error: PlatformError) =>
-      new OutboxError({ operation, path, detail: error.message })
+    const fail = (operation: string, path: string) => (error: PlatformError) => new OutboxError({ operation, path, detail: error.message })
     const folder = (name: string) => `${directory}/${name}`
     for (const name of ["ops", "dead", "deleted", "quarantine"]) {
       yield* fs.makeDirectory(folder(name), { recursive: true }).pipe(Effect.mapError(fail("create", folder(name))))

@@ -73,8 +73,7 @@ export const report = (update: Update): Effect.Effect<void> =>
  *
  * @since 0.1.0
  */
-export const retrying = (attempt: number, reason: string): Effect.Effect<void> =>
-  report({ phase: "retrying", attempt, reason })
+export const retrying = (attempt: number, reason: string): Effect.Effect<void> => report({ phase: "retrying", attempt, reason })
 
 /**
  * Runs `self` with `reporter` receiving its reports.

@@ -297,7 +297,8 @@ export const make = (
             Effect.sync(() => {
               apply(session, "reconcile", now)
               return entries.get(sessionId)?.visible ?? view(session)
-            }))),
+            }))
+        ),
         Effect.catchTag("SessionNotFound", (error) =>
           Effect.flatMap(Clock.currentTimeMillis, (now) =>
             Effect.suspend((): Effect.Effect<never, OpenCodeError | SessionDeleted> => {
@@ -371,9 +372,12 @@ export const make = (
                   entry.followed = false
                   entry.confirmedAt = now
                 }
-              }))),
-          Effect.catchTag("SessionNotFound", () =>
-            Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.sync(() => void removeOne(sessionId, "reconcile", now)))),
+              }))
+          ),
+          Effect.catchTag(
+            "SessionNotFound",
+            () => Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.sync(() => void removeOne(sessionId, "reconcile", now)))
+          ),
           // Not known either way (the server is unreachable...): the entry stays as it was.
           Effect.ignore
         ), { concurrency: 8, discard: true })
@@ -427,8 +431,7 @@ export const make = (
             }
             apply(session, "local", now)
           })),
-      remove: (sessionId, origin, session) =>
-        Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.sync(() => removeNow(sessionId, origin, now, session))),
+      remove: (sessionId, origin, session) => Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.sync(() => removeNow(sessionId, origin, now, session))),
       reconcile: takeListing,
       status: (sessionId, status) =>
         Effect.sync(() => {
@@ -446,8 +449,7 @@ export const make = (
           coherent = value
           notify({ _tag: "Coherent", coherent: value })
         }),
-      onChange: (listener) =>
-        Effect.acquireRelease(Effect.sync(() => void listeners.add(listener)), () => Effect.sync(() => void listeners.delete(listener))),
+      onChange: (listener) => Effect.acquireRelease(Effect.sync(() => void listeners.add(listener)), () => Effect.sync(() => void listeners.delete(listener))),
       setOverlay: (value) =>
         Effect.sync(() => {
           overlay = value

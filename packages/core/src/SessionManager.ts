@@ -33,7 +33,7 @@ import * as Progress from "./Progress.js"
 import type * as SessionBulk from "./SessionBulk.js"
 import { type OperationKind, type ProgressPhase, SessionEvents } from "./SessionEvents.js"
 import { ShareGrants } from "./ShareGrants.js"
-import { type Choice, type Item, OperationNotFound, OperationNotFound as OperationNotFoundError, Outbox, type OutboxError } from "./Outbox.js"
+import { type Choice, type Item, type OperationNotFound, OperationNotFound as OperationNotFoundError, Outbox, type OutboxError } from "./Outbox.js"
 import { SessionSync } from "./SessionSync.js"
 
 /**
@@ -314,8 +314,7 @@ export const make: Effect.Effect<
         const opened = yield* Deferred.make<void>()
         yield* Effect.forkScoped(client.events.pipe(
           Stream.tap((e) => (e.type === "server.connected" ? Deferred.succeed(opened, undefined) : Effect.void)),
-          Stream.runForEach((e) =>
-            e.type === "session.status" && e.properties.sessionID === sessionId ? relay(e.properties.status) : Effect.void),
+          Stream.runForEach((e) => e.type === "session.status" && e.properties.sessionID === sessionId ? relay(e.properties.status) : Effect.void),
           Effect.ignore,
           Effect.ensuring(Deferred.succeed(opened, undefined))
         ))
@@ -423,9 +422,7 @@ export const make: Effect.Effect<
             }),
             Effect.flatMap((session) => issue(session.id))
           )),
-    open: (raw) =>
-      Effect.flatMap(parseSessionId(raw), (sessionId) =>
-        cache.get(sessionId).pipe(Effect.flatMap((session) => issue(session.id)))),
+    open: (raw) => Effect.flatMap(parseSessionId(raw), (sessionId) => cache.get(sessionId).pipe(Effect.flatMap((session) => issue(session.id)))),
     sessionId: (handle) => Effect.map(lookup(handle), (state) => state.sessionId),
     // A fresh cache entry is answered at once; only a read that needs the server becomes one
     // of the handle's in-flight operations.
@@ -442,8 +439,11 @@ export const make: Effect.Effect<
                 engine === undefined
                   ? cache.get(sessionId)
                   // With the outbox on, an unreachable server shows what is known here.
-                  : Effect.catchTag(cache.get(sessionId), "Unreachable", (error) =>
-                    Option.match(cache.peek(sessionId), { onNone: () => Effect.fail(error), onSome: Effect.succeed }))),
+                  : Effect.catchTag(
+                    cache.get(sessionId),
+                    "Unreachable",
+                    (error) => Option.match(cache.peek(sessionId), { onNone: () => Effect.fail(error), onSome: Effect.succeed })
+                  )),
               withPending
             ))
       }),
@@ -476,16 +476,16 @@ export const make: Effect.Effect<
             return below + 1
           }), "delete")
         : within(handle, "delete", (sessionId) =>
-        Effect.gen(function*() {
-          // Count what will go before asking: the server's deletion events may reach the cache
-          // before its answer does. The cache knows every session while coherent; else ask.
-          const subtree = (yield* cache.coherent)
-            ? cache.descendants(sessionId).length
-            : (yield* allChildren(sessionId)).length
-          yield* client.delete(sessionId)
-          yield* cache.remove(sessionId, "local")
-          return subtree + 1
-        }), "delete"),
+          Effect.gen(function*() {
+            // Count what will go before asking: the server's deletion events may reach the cache
+            // before its answer does. The cache knows every session while coherent; else ask.
+            const subtree = (yield* cache.coherent)
+              ? cache.descendants(sessionId).length
+              : (yield* allChildren(sessionId)).length
+            yield* client.delete(sessionId)
+            yield* cache.remove(sessionId, "local")
+            return subtree + 1
+          }), "delete"),
     abort: (handle) =>
       Effect.gen(function*() {
         const state = yield* lookup(handle)
@@ -515,8 +515,7 @@ export const make: Effect.Effect<
     // OpenCode's answer to an unshare can still carry the old `share`: once the call succeeded,
     // the session is not shared, whatever that answer says.
     unshare: (handle) =>
-      within(handle, "unshare", (sessionId) =>
-        write(client.unshare(sessionId), ({ share: _share, ...session }) => session as Session), "unshare"),
+      within(handle, "unshare", (sessionId) => write(client.unshare(sessionId), ({ share: _share, ...session }) => session as Session), "unshare"),
     destroy: (handle) =>
       Effect.gen(function*() {
         const state = yield* lookup(handle)
@@ -537,8 +536,7 @@ export const make: Effect.Effect<
       for (const state of open.values()) out.push({ handle: state.handle, sessionId: state.sessionId, inFlight: yield* FiberSet.size(state.fibers) })
       return out
     }),
-    bulk: (operations, options) =>
-      Effect.suspend(() => Bulk.run(service, events.unsafePublish, layerScope, ++lastBatch, operations, options))
+    bulk: (operations, options) => Effect.suspend(() => Bulk.run(service, events.unsafePublish, layerScope, ++lastBatch, operations, options))
   }
   return service
 })
@@ -548,5 +546,4 @@ export const make: Effect.Effect<
  *
  * @since 0.1.0
  */
-export const layer: Layer.Layer<SessionManager, never, OpenCodeClient.OpenCodeClient | SessionCache | SessionEvents> =
-  Layer.scoped(SessionManager, make)
+export const layer: Layer.Layer<SessionManager, never, OpenCodeClient.OpenCodeClient | SessionCache | SessionEvents> = Layer.scoped(SessionManager, make)

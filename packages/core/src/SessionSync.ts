@@ -235,5 +235,4 @@ export const make = (
  */
 export const layer = (
   options: Options = {}
-): Layer.Layer<SessionSync, never, OpenCodeClient.OpenCodeClient | SessionCache | SessionEvents> =>
-  Layer.scoped(SessionSync, make(options))
+): Layer.Layer<SessionSync, never, OpenCodeClient.OpenCodeClient | SessionCache | SessionEvents> => Layer.scoped(SessionSync, make(options))

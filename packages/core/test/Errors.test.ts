@@ -84,8 +84,7 @@ describe("errors cross a boundary as data", () => {
 
 describe("messages say what failed, where, and what to try", () => {
   it("the client's errors", () => {
-    const unreachable = (reason: OpenCodeError.UnreachableReason, detail: string) =>
-      new OpenCodeError.Unreachable({ request, reason, detail }).message
+    const unreachable = (reason: OpenCodeError.UnreachableReason, detail: string) => new OpenCodeError.Unreachable({ request, reason, detail }).message
     assert.strictEqual(
       unreachable("refused", "ECONNREFUSED"),
       "OpenCode unreachable on GET http://127.0.0.1:4096/session/ses_abc: connection refused (ECONNREFUSED). Is the server running at that address?"

@@ -134,9 +134,13 @@ describe("faults between the bridge and the server", () => {
         Effect.timeout(Wait.defaultCeiling)
       )
       yield* Effect.ignore(Wait.until("what changed meanwhile to be published", () =>
-        seen.some((e) => e._tag === "Updated" && e.session.id === id && e.session.title === "changed while the stream was dead") &&
+        seen.some((e) =>
+          e._tag === "Updated" && e.session.id === id && e.session.title === "changed while the stream was dead"
+        ) &&
         seen.some((e) => e._tag === "Created" && e.session.id === born.id)))
-      assert.isTrue(seen.some((e) => e._tag === "Updated" && e.session.id === id && e.session.title === "changed while the stream was dead"))
+      assert.isTrue(seen.some((e) =>
+        e._tag === "Updated" && e.session.id === id && e.session.title === "changed while the stream was dead"
+      ))
       assert.isTrue(seen.some((e) => e._tag === "Created" && e.session.id === born.id))
       const truth = yield* direct.list()
       const mirror = yield* cache.list

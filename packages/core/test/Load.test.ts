@@ -41,8 +41,7 @@ const fingerprint = (sessions: ReadonlyArray<Session>) =>
 const range = (n: number) => Array.from({ length: n }, (_, i) => i)
 
 /** Waits until `done`, failing with `what` after `seconds` (at least a minute: a loaded machine is slow). */
-const eventually = (what: string, done: () => boolean, seconds = 60) =>
-  Wait.until(what, done, { timeout: `${Math.max(seconds, 60)} seconds` })
+const eventually = (what: string, done: () => boolean, seconds = 60) => Wait.until(what, done, { timeout: `${Math.max(seconds, 60)} seconds` })
 
 /**
  * How many sessions the big test holds: 2,000 in `npm test` (every property below already needs
@@ -81,11 +80,14 @@ layer(Live, { timeout: 120_000, excludeTestServices: true })("load against the r
         concurrency: "unbounded",
         discard: true
       })
-      yield* Effect.forEach(renamed, (s) =>
-        Effect.forEach(range(40), (k) => other("PATCH", `/session/${s.id}`, { title: `renamed ${k}` }), { discard: true }), {
-        concurrency: "unbounded",
-        discard: true
-      })
+      yield* Effect.forEach(
+        renamed,
+        (s) => Effect.forEach(range(40), (k) => other("PATCH", `/session/${s.id}`, { title: `renamed ${k}` }), { discard: true }),
+        {
+          concurrency: "unbounded",
+          discard: true
+        }
+      )
 
       const deltas = (sessionId: SessionId) =>
         raw.flatMap(({ event }) => {
@@ -97,7 +99,9 @@ layer(Live, { timeout: 120_000, excludeTestServices: true })("load against the r
       yield* eventually("every answer streamed", () => talkers.every((s) => deltas(s.id).length >= expected.length), 90)
       yield* eventually("every talker idle", () =>
         talkers.every((s) => seen.some((d) => d._tag === "Status" && d.sessionId === s.id && d.status.type === "idle")), 30)
-      const burst = raw.filter(({ at }) => at >= started)
+      const burst = raw.filter(({ at }) =>
+        at >= started
+      )
       const seconds = (burst[burst.length - 1]!.at - started) / 1000
       let peak = 0
       for (let i = 0, j = 0; j < burst.length; j++) {
@@ -112,8 +116,10 @@ layer(Live, { timeout: 120_000, excludeTestServices: true })("load against the r
       // plue's subscriber: never lagged; each renamed session's titles in the order they were set,
       // ending at the last; each talker went busy and then idle.
       assert.isFalse(seen.some((d) => d._tag === "Lagged"), "a subscriber that keeps up never lags")
-      yield* eventually("the last rename", () =>
-        renamed.every((s) => seen.some((d) => d._tag === "Updated" && d.session.id === s.id && d.session.title === "renamed 39")))
+      yield* eventually(
+        "the last rename",
+        () => renamed.every((s) => seen.some((d) => d._tag === "Updated" && d.session.id === s.id && d.session.title === "renamed 39"))
+      )
       for (const s of renamed) {
         const titles = seen.flatMap((d) => (d._tag === "Updated" && d.session.id === s.id && d.changes.includes("title") ? [d.session.title] : []))
         const order = titles.map((t) => Number(t.split(" ")[1]))
@@ -132,78 +138,85 @@ layer(Live, { timeout: 120_000, excludeTestServices: true })("load against the r
       assert.deepStrictEqual(fingerprint(yield* cache.list), fingerprint(yield* client.list()))
     }), { timeout: 360_000 })
 
-  it.scoped(`${sessionCount} sessions: each created by another client reaches the cache once; list, reconcile and the cache agree with the server`, () =>
-    Effect.gen(function*() {
-      const sync = yield* SessionSync.SessionSync
-      const client = yield* OpenCodeClient.OpenCodeClient
-      const cache = yield* SessionCache.SessionCache
-      const events = yield* SessionEvents
-      const sessions = yield* SessionManager
-      const other = yield* otherClient
-      yield* sync.awaitConnected
+  it.scoped(
+    `${sessionCount} sessions: each created by another client reaches the cache once; list, reconcile and the cache agree with the server`,
+    () =>
+      Effect.gen(function*() {
+        const sync = yield* SessionSync.SessionSync
+        const client = yield* OpenCodeClient.OpenCodeClient
+        const cache = yield* SessionCache.SessionCache
+        const events = yield* SessionEvents
+        const sessions = yield* SessionManager
+        const other = yield* otherClient
+        yield* sync.awaitConnected
 
-      const created = new Map<string, number>()
-      let lagged = 0
-      yield* Stream.runForEach(yield* events.subscribe, (d) =>
-        Effect.sync(() => {
-          if (d._tag === "Created") created.set(d.session.id, (created.get(d.session.id) ?? 0) + 1)
-          if (d._tag === "Lagged") lagged += d.missed
-        })).pipe(Effect.forkScoped)
+        const created = new Map<string, number>()
+        let lagged = 0
+        yield* Stream.runForEach(yield* events.subscribe, (d) =>
+          Effect.sync(() => {
+            if (d._tag === "Created") created.set(d.session.id, (created.get(d.session.id) ?? 0) + 1)
+            if (d._tag === "Lagged") lagged += d.missed
+          })).pipe(Effect.forkScoped)
 
-      const before = (yield* client.list()).length
-      const total = sessionCount
-      let t = performance.now()
-      const made = yield* Effect.forEach(range(total - before), (i) =>
-        Effect.map(other<Session>("POST", "/session", { title: `load ${i}` }), (s) => s.id), { concurrency: 16 })
-      console.info(`created ${made.length} sessions in ${((performance.now() - t) / 1000).toFixed(1)} s`)
+        const before = (yield* client.list()).length
+        const total = sessionCount
+        let t = performance.now()
+        const made = yield* Effect.forEach(range(total - before), (i) => Effect.map(other<Session>("POST", "/session", { title: `load ${i}` }), (s) => s.id), {
+          concurrency: 16
+        })
+        console.info(`created ${made.length} sessions in ${((performance.now() - t) / 1000).toFixed(1)} s`)
 
-      // Every creation reached the subscriber exactly once, through the stream.
-      yield* eventually("every creation to reach the subscriber", () => made.every((id) => created.has(id)), 60)
-      assert.strictEqual(lagged, 0)
-      assert.isTrue(made.every((id) => created.get(id) === 1), "each session was announced once")
+        // Every creation reached the subscriber exactly once, through the stream.
+        yield* eventually("every creation to reach the subscriber", () => made.every((id) => created.has(id)), 60)
+        assert.strictEqual(lagged, 0)
+        assert.isTrue(made.every((id) => created.get(id) === 1), "each session was announced once")
 
-      // The server lists all of them; the cache (answered without HTTP) and the manager agree.
-      t = performance.now()
-      const truth = yield* client.list()
-      const listMs = performance.now() - t
-      assert.strictEqual(truth.length, total)
-      assert.isTrue(yield* cache.coherent)
-      assert.deepStrictEqual(fingerprint(yield* cache.list), fingerprint(truth))
-      assert.deepStrictEqual(fingerprint(yield* sessions.list), fingerprint(truth))
+        // The server lists all of them; the cache (answered without HTTP) and the manager agree.
+        t = performance.now()
+        const truth = yield* client.list()
+        const listMs = performance.now() - t
+        assert.strictEqual(truth.length, total)
+        assert.isTrue(yield* cache.coherent)
+        assert.deepStrictEqual(fingerprint(yield* cache.list), fingerprint(truth))
+        assert.deepStrictEqual(fingerprint(yield* sessions.list), fingerprint(truth))
 
-      // A full reconcile of an unchanged server changes nothing and publishes nothing.
-      const published = yield* events.published
-      t = performance.now()
-      yield* sync.reconcile
-      console.info(`list of ${total}: ${listMs.toFixed(0)} ms; full reconcile: ${(performance.now() - t).toFixed(0)} ms`)
-      assert.strictEqual(yield* events.published, published, "nothing changed, so nothing was published")
+        // A full reconcile of an unchanged server changes nothing and publishes nothing.
+        const published = yield* events.published
+        t = performance.now()
+        yield* sync.reconcile
+        console.info(`list of ${total}: ${listMs.toFixed(0)} ms; full reconcile: ${(performance.now() - t).toFixed(0)} ms`)
+        assert.strictEqual(yield* events.published, published, "nothing changed, so nothing was published")
 
-      // A reconcile takes a while with this many sessions (the list is megabytes). Changes another
-      // client makes while one is in flight are not undone by its older snapshot.
-      const raced = made[made.length - 1]! as SessionId
-      for (let n = 0; n < 6; n++) {
-        const fiber = yield* Effect.fork(sync.reconcile)
-        // Not a synchronisation: the rename lands at a different point of each reconcile.
-        yield* Effect.sleep(`${n * 60} millis`)
-        yield* other("PATCH", `/session/${raced}`, { title: `raced ${n}` })
-        yield* Fiber.join(fiber)
-        yield* eventually("the rename's echo", () => Option.exists(cache.peek(raced), (s) => s.title === `raced ${n}`), 3)
-        // Not a synchronisation: a quiet window in which a stale snapshot would show, if any.
-        yield* Effect.sleep("300 millis")
-        assert.strictEqual(Option.getOrThrow(cache.peek(raced)).title, `raced ${n}`, `round ${n}: the cache kept the newest title`)
-      }
+        // A reconcile takes a while with this many sessions (the list is megabytes). Changes another
+        // client makes while one is in flight are not undone by its older snapshot.
+        const raced = made[made.length - 1]! as SessionId
+        for (let n = 0; n < 6; n++) {
+          const fiber = yield* Effect.fork(sync.reconcile)
+          // Not a synchronisation: the rename lands at a different point of each reconcile.
+          yield* Effect.sleep(`${n * 60} millis`)
+          yield* other("PATCH", `/session/${raced}`, { title: `raced ${n}` })
+          yield* Fiber.join(fiber)
+          yield* eventually("the rename's echo", () => Option.exists(cache.peek(raced), (s) => s.title === `raced ${n}`), 3)
+          // Not a synchronisation: a quiet window in which a stale snapshot would show, if any.
+          yield* Effect.sleep("300 millis")
+          assert.strictEqual(Option.getOrThrow(cache.peek(raced)).title, `raced ${n}`, `round ${n}: the cache kept the newest title`)
+        }
 
-      // Another client renames 50 and deletes 50 of them: the cache follows, and still equals the
-      // server, also after a full reconcile.
-      yield* Effect.forEach(made.slice(0, 50), (id) => other("PATCH", `/session/${id}`, { title: `renamed ${id}` }), { concurrency: 8, discard: true })
-      yield* Effect.forEach(made.slice(50, 100), (id) => other("DELETE", `/session/${id}`), { concurrency: 8, discard: true })
-      yield* eventually("the renames and deletions to reach the cache", () =>
-        made.slice(0, 50).every((id) => Option.exists(cache.peek(id as SessionId), (s) => s.title === `renamed ${id}`)) &&
-        made.slice(50, 100).every((id) => cache.isDeleted(id)))
-      const after = yield* client.list()
-      assert.strictEqual(after.length, total - 50)
-      assert.deepStrictEqual(fingerprint(yield* cache.list), fingerprint(after))
-      yield* sync.reconcile
-      assert.deepStrictEqual(fingerprint(yield* cache.list), fingerprint(after))
-    }), { timeout: 120_000 + sessionCount * 40 })
+        // Another client renames 50 and deletes 50 of them: the cache follows, and still equals the
+        // server, also after a full reconcile.
+        yield* Effect.forEach(made.slice(0, 50), (id) => other("PATCH", `/session/${id}`, { title: `renamed ${id}` }), { concurrency: 8, discard: true })
+        yield* Effect.forEach(made.slice(50, 100), (id) => other("DELETE", `/session/${id}`), { concurrency: 8, discard: true })
+        yield* eventually("the renames and deletions to reach the cache", () =>
+          made.slice(0, 50).every((id) =>
+            Option.exists(cache.peek(id as SessionId), (s) => s.title === `renamed ${id}`)
+          ) &&
+          made.slice(50, 100).every((id) => cache.isDeleted(id)))
+        const after = yield* client.list()
+        assert.strictEqual(after.length, total - 50)
+        assert.deepStrictEqual(fingerprint(yield* cache.list), fingerprint(after))
+        yield* sync.reconcile
+        assert.deepStrictEqual(fingerprint(yield* cache.list), fingerprint(after))
+      }),
+    { timeout: 120_000 + sessionCount * 40 }
+  )
 })

@@ -47,9 +47,7 @@ describe("the managed server's options", () => {
       assert.deepStrictEqual(argv.slice(1), ["serve", "--port", String(port), "--hostname", "127.0.0.1"], "no --pure with pure: false")
 
       const get = (path: string, password: string) =>
-        Effect.promise(() =>
-          fetch(`${info.url}${path}`, { headers: { authorization: `Basic ${Buffer.from(`opencode:${password}`).toString("base64")}` } })
-        )
+        Effect.promise(() => fetch(`${info.url}${path}`, { headers: { authorization: `Basic ${Buffer.from(`opencode:${password}`).toString("base64")}` } }))
       const config = yield* get("/config", "a-given-password")
       assert.strictEqual(config.status, 200)
       assert.strictEqual(((yield* Effect.promise(() => config.json())) as { username?: string }).username, "plue-config-check")

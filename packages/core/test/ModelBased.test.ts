@@ -165,24 +165,27 @@ const run = (commands: ReadonlyArray<Command>) =>
   })
 
 layer(Live, { timeout: 180_000, excludeTestServices: true })("random use against a pure model", (it) => {
-  it.effect("random sequences of create, open, title, info, delete, destroy, abort, share, unshare and list agree with the model", () =>
-    Effect.gen(function*() {
-      yield* (yield* SessionSync).awaitConnected
-      const runtime = yield* Effect.runtime<SessionManager>()
-      const runs = Number(process.env.PLUE_PROPERTY_RUNS ?? 8)
-      yield* Effect.promise(() =>
-        fc.assert(
-          fc.asyncProperty(fc.array(command, { minLength: 5, maxLength: 30 }), (commands) =>
-            Runtime.runPromise(runtime)(run(commands))),
-          {
-            numRuns: runs,
-            endOnFailure: true,
-            // Replay a failure: PLUE_PROPERTY_SEED and PLUE_PROPERTY_PATH from its report.
-            ...(process.env.PLUE_PROPERTY_SEED ? { seed: Number(process.env.PLUE_PROPERTY_SEED) } : {}),
-            ...(process.env.PLUE_PROPERTY_PATH ? { path: process.env.PLUE_PROPERTY_PATH } : {})
-          }
+  it.effect(
+    "random sequences of create, open, title, info, delete, destroy, abort, share, unshare and list agree with the model",
+    () =>
+      Effect.gen(function*() {
+        yield* (yield* SessionSync).awaitConnected
+        const runtime = yield* Effect.runtime<SessionManager>()
+        const runs = Number(process.env.PLUE_PROPERTY_RUNS ?? 8)
+        yield* Effect.promise(() =>
+          fc.assert(
+            fc.asyncProperty(fc.array(command, { minLength: 5, maxLength: 30 }), (commands) => Runtime.runPromise(runtime)(run(commands))),
+            {
+              numRuns: runs,
+              endOnFailure: true,
+              // Replay a failure: PLUE_PROPERTY_SEED and PLUE_PROPERTY_PATH from its report.
+              ...(process.env.PLUE_PROPERTY_SEED ? { seed: Number(process.env.PLUE_PROPERTY_SEED) } : {}),
+              ...(process.env.PLUE_PROPERTY_PATH ? { path: process.env.PLUE_PROPERTY_PATH } : {})
+            }
+          )
         )
-      )
-      assert.deepStrictEqual(yield* (yield* SessionManager).handles, [])
-    }), { timeout: 170_000 })
+        assert.deepStrictEqual(yield* (yield* SessionManager).handles, [])
+      }),
+    { timeout: 170_000 }
+  )
 })

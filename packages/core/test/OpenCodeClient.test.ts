@@ -20,8 +20,7 @@ const otherClient = (patch: (settings: OpenCodeConnection.ConnectionSettings) =>
     )
   })
 
-const raw = (path: string, init: { method?: string; body?: unknown } = {}) =>
-  OtherClient.request<unknown>(init.method ?? "GET", path, init.body)
+const raw = (path: string, init: { method?: string; body?: unknown } = {}) => OtherClient.request<unknown>(init.method ?? "GET", path, init.body)
 
 layer(Live, { timeout: 120_000, excludeTestServices: true })("OpenCodeClient against a real server", (it) => {
   it.effect("health answers with the pinned version", () =>

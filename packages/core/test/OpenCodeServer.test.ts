@@ -58,12 +58,14 @@ describe("OpenCodeServer (managed)", () => {
   it.live("interrupting the program that owns the server ends it", () =>
     Effect.gen(function*() {
       const started = yield* Deferred.make<{ pid: number; home: string }>()
-      const fiber = yield* Effect.fork(Effect.scoped(Effect.gen(function*() {
-        const box = yield* makeSandbox
-        const server = yield* OpenCodeServer.start({ cwd: box.project, env: box.env })
-        yield* Deferred.succeed(started, { pid: server.pid, home: box.home })
-        return yield* Effect.never
-      })).pipe(Effect.provide(Platform)))
+      const fiber = yield* Effect.fork(
+        Effect.scoped(Effect.gen(function*() {
+          const box = yield* makeSandbox
+          const server = yield* OpenCodeServer.start({ cwd: box.project, env: box.env })
+          yield* Deferred.succeed(started, { pid: server.pid, home: box.home })
+          return yield* Effect.never
+        })).pipe(Effect.provide(Platform))
+      )
       const { pid, home } = yield* Deferred.await(started)
       assert.isTrue(alive(pid))
       yield* Fiber.interrupt(fiber)
@@ -121,7 +123,12 @@ describe("OpenCodeServer.layer supervision", () => {
       process.kill(firstPid, "SIGKILL")
       yield* Wait.until("the server to be restarted", Effect.map(server.restarts, (n) => n > 0))
       assert.strictEqual(yield* server.restarts, 1)
-      yield* sync.changes.pipe(Stream.filter((s) => s.status === "connected" && s.reconnects >= 1), Stream.take(1), Stream.runDrain, Effect.timeout(Wait.defaultCeiling))
+      yield* sync.changes.pipe(
+        Stream.filter((s) => s.status === "connected" && s.reconnects >= 1),
+        Stream.take(1),
+        Stream.runDrain,
+        Effect.timeout(Wait.defaultCeiling)
+      )
       assert.notStrictEqual(server.pid, firstPid)
       assert.isTrue(alive(server.pid))
       assert.strictEqual((yield* sessions.updateTitle(handle, "after the crash")).title, "after the crash", "the same handle works")

@@ -72,8 +72,7 @@ const replayIn = (env: Record<string, string>) =>
     return result.stdout
   })
 
-const drained = (sessions: SessionManager["Type"]) =>
-  Wait.until("the outbox to be empty", Effect.map(sessions.outbox.list, (items) => items.length === 0))
+const drained = (sessions: SessionManager["Type"]) => Wait.until("the outbox to be empty", Effect.map(sessions.outbox.list, (items) => items.length === 0))
 
 layer(Live, { timeout: 240_000, excludeTestServices: true })("the outbox against a real server", (it) => {
   it.scoped("offline writes are visible at once, durable, and applied exactly once, in order, when the server is back", () =>

@@ -120,9 +120,11 @@ describe("retry settings", () => {
       assert.strictEqual(settings.retryTokens, 7)
       assert.strictEqual(Duration.toMillis(settings.retryTokenRefill), 2_000)
 
-      const bad = yield* Effect.either(Effect.provide(OpenCodeConnection.OpenCodeConnection, OpenCodeConnection.layerConfig).pipe(
-        Effect.withConfigProvider(ConfigProvider.fromMap(new Map([["OPENCODE_URL", "http://x:1"], ["OPENCODE_RETRY_TOKENS", "-1"]])))
-      ))
+      const bad = yield* Effect.either(
+        Effect.provide(OpenCodeConnection.OpenCodeConnection, OpenCodeConnection.layerConfig).pipe(
+          Effect.withConfigProvider(ConfigProvider.fromMap(new Map([["OPENCODE_URL", "http://x:1"], ["OPENCODE_RETRY_TOKENS", "-1"]])))
+        )
+      )
       assert.isTrue(Either.isLeft(bad))
       if (Either.isLeft(bad)) assert.include(String(bad.left), "OPENCODE_RETRY_TOKENS")
     }))
@@ -198,7 +200,17 @@ describe("which calls are retried on OpenCode's storage error", () => {
       yield* client.unshare("ses_abc")
       yield* client.children("ses_abc")
       yield* client.status
-      for (const key of ["GET /session/ses_abc", "GET /session", "PATCH /session/ses_abc", "POST /session/ses_abc/abort", "DELETE /session/ses_abc/share", "GET /session/ses_abc/children", "GET /session/status"]) {
+      for (
+        const key of [
+          "GET /session/ses_abc",
+          "GET /session",
+          "PATCH /session/ses_abc",
+          "POST /session/ses_abc/abort",
+          "DELETE /session/ses_abc/share",
+          "GET /session/ses_abc/children",
+          "GET /session/status"
+        ]
+      ) {
         assert.strictEqual(count(server.seen, key), 3, `${key}: two storage errors, then success`)
       }
 
@@ -236,9 +248,7 @@ describe("which calls are retried on OpenCode's storage error", () => {
 
   it.live("a storage error that lasts fails at the budget, saying how often it was sent; a 500 of another kind is not retried", () =>
     Effect.gen(function*() {
-      const server = yield* stub((req) =>
-        req.url?.startsWith("/session/ses_other") ? [500, { name: "SomethingElse" }] : [500, storageError]
-      )
+      const server = yield* stub((req) => req.url?.startsWith("/session/ses_other") ? [500, { name: "SomethingElse" }] : [500, storageError])
       const client = yield* clientFor(server.url, { ...fast, storageRetryBudget: "500 millis" })
       const started = Date.now()
       const error = yield* Effect.flip(client.update("ses_abc", { title: "x" }))

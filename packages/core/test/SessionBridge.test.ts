@@ -1,5 +1,5 @@
 import { assert, layer } from "@effect/vitest"
-import { Chunk, Duration, Effect, Fiber, Layer, Option, Stream } from "effect"
+import { Chunk, type Duration, Effect, Fiber, Layer, Option, Stream } from "effect"
 import * as OpenCodeClient from "../src/OpenCodeClient.js"
 import * as Plue from "../src/Plue.js"
 import { SessionCache } from "../src/SessionCache.js"
@@ -41,8 +41,7 @@ const collect = <A, E, R>(
     return { result, seen }
   }))
 
-const about = (id: string) => (e: Delivery) =>
-  e._tag !== "Progress" && (("session" in e && e.session?.id === id) || ("sessionId" in e && e.sessionId === id))
+const about = (id: string) => (e: Delivery) => e._tag !== "Progress" && (("session" in e && e.session?.id === id) || ("sessionId" in e && e.sessionId === id))
 
 layer(Live, { timeout: 180_000, excludeTestServices: true })("the session bridge against a real server", (it) => {
   it.effect("the sync fiber connects and reconciles", () =>
@@ -59,11 +58,15 @@ layer(Live, { timeout: 180_000, excludeTestServices: true })("the session bridge
     Effect.gen(function*() {
       const sessions = yield* SessionManager
       yield* (yield* SessionSync).awaitConnected
-      const { result: handle, seen } = yield* collect(Effect.gen(function*() {
-        const handle = yield* sessions.create({ title: "mine" })
-        yield* sessions.updateTitle(handle, "mine, renamed")
-        return handle
-      }), "500 millis", (seen) => seen.some((e) => e._tag === "Updated" && e.session.title === "mine, renamed"))
+      const { result: handle, seen } = yield* collect(
+        Effect.gen(function*() {
+          const handle = yield* sessions.create({ title: "mine" })
+          yield* sessions.updateTitle(handle, "mine, renamed")
+          return handle
+        }),
+        "500 millis",
+        (seen) => seen.some((e) => e._tag === "Updated" && e.session.title === "mine, renamed")
+      )
       const id = yield* sessions.sessionId(handle)
       const mine = seen.filter(about(id))
       assert.deepStrictEqual(mine.map((e) => e._tag), ["Created", "Updated"], JSON.stringify(mine.map((e) => e._tag)))
@@ -85,14 +88,19 @@ layer(Live, { timeout: 180_000, excludeTestServices: true })("the session bridge
       const handle = yield* sessions.create({ title: "before" })
       const id = yield* sessions.sessionId(handle)
       const a = yield* sessions.open(id)
-      const { seen } = yield* collect(Effect.gen(function*() {
-        yield* other(`/session/${id}`, { method: "PATCH", body: { title: "changed elsewhere ✓" } })
-        // From the moment the other client has its answer, poll the cache (no HTTP). How soon it
-        // arrives is a benchmark figure (freshness p50/p99 in `npm run bench`), not a test's.
-        yield* Effect.ignore(Wait.until("the change to reach the cache", () =>
-          Option.getOrUndefined(cache.peek(id))?.title === "changed elsewhere ✓", { every: "2 millis" }))
-        assert.strictEqual(Option.getOrUndefined(cache.peek(id))?.title, "changed elsewhere ✓", "the change reached the cache")
-      }), "300 millis", (seen) => seen.some((e) => about(id)(e) && e._tag === "Updated"))
+      const { seen } = yield* collect(
+        Effect.gen(function*() {
+          yield* other(`/session/${id}`, { method: "PATCH", body: { title: "changed elsewhere ✓" } })
+          // From the moment the other client has its answer, poll the cache (no HTTP). How soon it
+          // arrives is a benchmark figure (freshness p50/p99 in `npm run bench`), not a test's.
+          yield* Effect.ignore(
+            Wait.until("the change to reach the cache", () => Option.getOrUndefined(cache.peek(id))?.title === "changed elsewhere ✓", { every: "2 millis" })
+          )
+          assert.strictEqual(Option.getOrUndefined(cache.peek(id))?.title, "changed elsewhere ✓", "the change reached the cache")
+        }),
+        "300 millis",
+        (seen) => seen.some((e) => about(id)(e) && e._tag === "Updated")
+      )
       const updates = seen.filter(about(id)).filter((e) => e._tag === "Updated")
       assert.strictEqual(updates.length, 1)
       assert.strictEqual(updates[0]!._tag === "Updated" && updates[0]!.origin, "remote")

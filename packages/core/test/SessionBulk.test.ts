@@ -1,6 +1,6 @@
 import { assert, layer } from "@effect/vitest"
 import { Context, Deferred, Effect, Either, Layer, Stream } from "effect"
-import { type IncomingMessage, Agent, createServer, request, type Server } from "node:http"
+import { Agent, createServer, type IncomingMessage, request, type Server } from "node:http"
 import * as OpenCodeClient from "../src/OpenCodeClient.js"
 import * as OpenCodeConnection from "../src/OpenCodeConnection.js"
 import * as OpenCodeServer from "../src/OpenCodeServer.js"
@@ -233,8 +233,7 @@ layer(Live, { timeout: 240_000, excludeTestServices: true })("SessionManager.bul
       // B was deleted by the operation before: this one fails, it is not reordered before it.
       assert.strictEqual(results[15]!.status, "failed")
       if (results[15]!.status === "failed") assert.include(["SessionDeleted", "SessionNotFound"], results[15]!.error._tag)
-      const titles = (id: string) =>
-        proxy.log.filter((s) => s.method === "PATCH" && s.path.startsWith(`/session/${id}`)).map((s) => JSON.parse(s.body).title)
+      const titles = (id: string) => proxy.log.filter((s) => s.method === "PATCH" && s.path.startsWith(`/session/${id}`)).map((s) => JSON.parse(s.body).title)
       assert.deepStrictEqual(titles(a!.id), ["a0", "a1", "a2", "a3", "a4", "a5"])
       assert.deepStrictEqual(titles(b!.id), ["b0", "b1", "b2", "b3", "b4", "b5"])
       assert.strictEqual(proxy.maxOnOneSession(), 1, "one request at a time on a session")
@@ -382,12 +381,27 @@ layer(Live, { timeout: 240_000, excludeTestServices: true })("SessionManager.bul
 
   it.effect("parseBatch refuses what is not a batch, and accepts one", () =>
     Effect.sync(() => {
-      for (const bad of ["", "{", "{}", "[1]", "[{\"op\":\"rename\",\"session\":\"ses_a\"}]", "[{\"op\":\"title\",\"session\":\"ses_a\"}]", "[{\"op\":\"delete\"}]", "[{\"op\":\"delete\",\"session\":\"ses_a\",\"sesion\":1}]", "{\"operations\":[],\"concurrency\":0}", "{\"operations\":[],\"stop\":true}"]) {
+      for (
+        const bad of [
+          "",
+          "{",
+          "{}",
+          "[1]",
+          "[{\"op\":\"rename\",\"session\":\"ses_a\"}]",
+          "[{\"op\":\"title\",\"session\":\"ses_a\"}]",
+          "[{\"op\":\"delete\"}]",
+          "[{\"op\":\"delete\",\"session\":\"ses_a\",\"sesion\":1}]",
+          "{\"operations\":[],\"concurrency\":0}",
+          "{\"operations\":[],\"stop\":true}"
+        ]
+      ) {
         const parsed = SessionBulk.parseBatch(bad)
         assert.isTrue(Either.isLeft(parsed), bad)
         if (Either.isLeft(parsed)) assert.match(parsed.left.message, /^Invalid batch of operations: /)
       }
-      const ok = SessionBulk.parseBatch("[{\"op\":\"create\"},{\"op\":\"title\",\"session\":\"ses_a\",\"title\":\"t\"},{\"op\":\"unshare\",\"session\":\"nope\"}]")
+      const ok = SessionBulk.parseBatch(
+        "[{\"op\":\"create\"},{\"op\":\"title\",\"session\":\"ses_a\",\"title\":\"t\"},{\"op\":\"unshare\",\"session\":\"nope\"}]"
+      )
       assert.isTrue(Either.isRight(ok) && ok.right.operations.length === 3)
       const withOptions = SessionBulk.parseBatch("{\"operations\":[{\"op\":\"abort\",\"session\":\"ses_a\"}],\"concurrency\":2,\"stopOnError\":true}")
       assert.isTrue(Either.isRight(withOptions))

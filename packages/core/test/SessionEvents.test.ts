@@ -8,9 +8,12 @@ import * as SessionEvents from "../src/SessionEvents.js"
 
 // The cache and PubSub on their own: the events come from `observe`, as the sync fiber feeds
 // them; no request is made (a client that is never called stands in for the server).
-const NoClient = Layer.succeed(OpenCodeClient.OpenCodeClient, new Proxy({}, {
-  get: () => () => Effect.dieMessage("no HTTP in this test")
-}) as OpenCodeClient.Service)
+const NoClient = Layer.succeed(
+  OpenCodeClient.OpenCodeClient,
+  new Proxy({}, {
+    get: () => () => Effect.dieMessage("no HTTP in this test")
+  }) as OpenCodeClient.Service
+)
 
 const session = (n: number, title: string): Session => ({
   id: `ses_burst${String(n).padStart(6, "0")}` as SessionId,

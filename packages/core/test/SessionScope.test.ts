@@ -22,12 +22,13 @@ const Stub = StubLlm.layer({ refuse: REFUSE }).pipe(
   Layer.provide(NodeHttpServer.layer(createServer, { port: 0, host: "127.0.0.1" }))
 )
 const Live = Plue.layer({ events: { capacity: 4096 } }).pipe(
-  Layer.provideMerge(Layer.unwrapEffect(Effect.map(StubLlm.StubLlm, (stub) => TestServer.layer({
-    config: stub.opencodeConfig,
-    // A disposed instance is set up again on the next request, which can take a while on a
-    // loaded machine: the ceiling is generous, the test waits for the answer.
-    connection: { requestTimeout: "60 seconds" }
-  })))),
+  Layer.provideMerge(Layer.unwrapEffect(Effect.map(StubLlm.StubLlm, (stub) =>
+    TestServer.layer({
+      config: stub.opencodeConfig,
+      // A disposed instance is set up again on the next request, which can take a while on a
+      // loaded machine: the ceiling is generous, the test waits for the answer.
+      connection: { requestTimeout: "60 seconds" }
+    })))),
   Layer.provideMerge(Stub),
   Layer.provideMerge(Layer.mergeAll(NodeContext.layer, NodeHttpClient.layerUndici))
 )
@@ -65,8 +66,7 @@ const record = Effect.gen(function*() {
   return seen
 })
 
-const about = (id: string) => (e: Delivery) =>
-  e._tag !== "Progress" && (("session" in e && e.session?.id === id) || ("sessionId" in e && e.sessionId === id))
+const about = (id: string) => (e: Delivery) => e._tag !== "Progress" && (("session" in e && e.session?.id === id) || ("sessionId" in e && e.sessionId === id))
 
 /** Ends the server's event stream (`POST /instance/dispose`) and waits for a fresh reconcile. */
 const disposeAndReconnect = Effect.gen(function*() {
@@ -126,8 +126,7 @@ layer(Live, { timeout: 240_000, excludeTestServices: true })("sessions, scope, o
 
       // Renamed in its own directory (our stream does not carry that): read again by id.
       yield* elsewhere.update(foreign.id, { title: "renamed over there" })
-      yield* eventually("the rename to be read by id", () =>
-        Effect.map(sessions.info(handle), (s) => s.title === "renamed over there"))
+      yield* eventually("the rename to be read by id", () => Effect.map(sessions.info(handle), (s) => s.title === "renamed over there"))
 
       // Deleted over there: the next reconcile asks for it by id, gets 404, and says Deleted.
       yield* elsewhere.delete(foreign.id)
@@ -218,12 +217,14 @@ layer(Live, { timeout: 240_000, excludeTestServices: true })("sessions, scope, o
       const events = yield* SessionEventsModule.make()
       const early: Array<Delivery> = []
       yield* Stream.runForEach(yield* events.subscribe, (d) => Effect.sync(() => void early.push(d))).pipe(Effect.forkScoped)
-      const second = yield* Layer.build(SessionSync.layer().pipe(
-        Layer.provideMerge(SessionCache.layer()),
-        Layer.provideMerge(Layer.merge(OpenCodeClient.layer, Layer.succeed(SessionEvents, events))),
-        Layer.provide(Layer.succeed(OpenCodeConnection.OpenCodeConnection, connection)),
-        Layer.provide(NodeHttpClient.layerUndici)
-      ))
+      const second = yield* Layer.build(
+        SessionSync.layer().pipe(
+          Layer.provideMerge(SessionCache.layer()),
+          Layer.provideMerge(Layer.merge(OpenCodeClient.layer, Layer.succeed(SessionEvents, events))),
+          Layer.provide(Layer.succeed(OpenCodeConnection.OpenCodeConnection, connection)),
+          Layer.provide(NodeHttpClient.layerUndici)
+        )
+      )
       const sync = Context.get(second, SessionSync.SessionSync)
       yield* sync.awaitConnected
       const known = new Set<string>(existing.map((s) => s.id))
@@ -251,7 +252,12 @@ layer(Live, { timeout: 240_000, excludeTestServices: true })("sessions, scope, o
       const born = yield* OpenCodeClient.OpenCodeClient.pipe(Effect.flatMap((c) => c.create({ title: "born after" })))
       yield* eventually("Created after the snapshot", () =>
         watched.some((e) => (e as Delivery)._tag === "Created" && (e as { session: { id: string } }).session.id === born.id))
-      assert.strictEqual(watched.filter((e) => (e as Delivery)._tag === "Created").length, 1)
+      assert.strictEqual(
+        watched.filter((e) =>
+          (e as Delivery)._tag === "Created"
+        ).length,
+        1
+      )
       assert.strictEqual(watched.filter((e) => (e as { _tag: string })._tag === "Snapshot").length, 1)
     }), { timeout: 180_000 })
 })

@@ -78,8 +78,9 @@ describe("SessionSync", () => {
 
       const tags = (id: string) =>
         seen.filter((e) => e._tag !== "Progress" && (("session" in e && e.session?.id === id) || ("sessionId" in e && e.sessionId === id))).map((e) => e._tag)
-      yield* Effect.ignore(Wait.until("what changed while away to be published", () =>
-        tags(renamedId).length > 0 && tags(doomedId).length > 0 && tags(born.id).length > 0))
+      yield* Effect.ignore(
+        Wait.until("what changed while away to be published", () => tags(renamedId).length > 0 && tags(doomedId).length > 0 && tags(born.id).length > 0)
+      )
       assert.deepStrictEqual(tags(renamedId), ["Updated"])
       assert.deepStrictEqual(tags(doomedId), ["Deleted"])
       assert.deepStrictEqual(tags(born.id), ["Created"])
@@ -115,59 +116,66 @@ const withServer = <A, E, R>(
 
 describe("SessionCache and SessionSync under the TestClock", () => {
   it.live("without a live stream an entry is served for at most the TTL, then fetched again", () =>
-    withServer(Effect.gen(function*() {
-      const client = yield* OpenCodeClient.OpenCodeClient
-      const events = yield* SessionEventsModule.make()
-      const cache = yield* SessionCache.make({ ttl: "5 seconds" }).pipe(Effect.provideService(SessionEvents, events))
-      const seen = yield* events.subscribe
-      const session = yield* client.create({ title: "v1" })
-      assert.strictEqual((yield* cache.get(session.id)).title, "v1")
-      yield* client.update(session.id, { title: "v2" }) // behind the cache's back: no sync fiber here
-      yield* TestClock.adjust("4999 millis")
-      assert.strictEqual((yield* cache.get(session.id)).title, "v1", "within the TTL: the cached entry, no HTTP")
-      yield* TestClock.adjust("2 millis")
-      assert.strictEqual((yield* cache.get(session.id)).title, "v2", "past the TTL: fetched again")
-      const delivered = yield* seen.pipe(Stream.take(2), Stream.runCollect)
-      assert.deepStrictEqual([...delivered].map((e) => e._tag), ["Created", "Updated"])
-    }).pipe(Effect.scoped)), { timeout: 180_000 })
+    withServer(
+      Effect.gen(function*() {
+        const client = yield* OpenCodeClient.OpenCodeClient
+        const events = yield* SessionEventsModule.make()
+        const cache = yield* SessionCache.make({ ttl: "5 seconds" }).pipe(Effect.provideService(SessionEvents, events))
+        const seen = yield* events.subscribe
+        const session = yield* client.create({ title: "v1" })
+        assert.strictEqual((yield* cache.get(session.id)).title, "v1")
+        yield* client.update(session.id, { title: "v2" }) // behind the cache's back: no sync fiber here
+        yield* TestClock.adjust("4999 millis")
+        assert.strictEqual((yield* cache.get(session.id)).title, "v1", "within the TTL: the cached entry, no HTTP")
+        yield* TestClock.adjust("2 millis")
+        assert.strictEqual((yield* cache.get(session.id)).title, "v2", "past the TTL: fetched again")
+        const delivered = yield* seen.pipe(Stream.take(2), Stream.runCollect)
+        assert.deepStrictEqual([...delivered].map((e) => e._tag), ["Created", "Updated"])
+      }).pipe(Effect.scoped)
+    ), { timeout: 180_000 })
 
   it.live("concurrent misses for one session cost one request", () =>
-    withServer(Effect.gen(function*() {
-      const client = yield* OpenCodeClient.OpenCodeClient
-      const events = yield* SessionEventsModule.make()
-      let requests = 0
-      const counting = OpenCodeClient.OpenCodeClient.of({ ...client, get: (id) => Effect.zipRight(Effect.sync(() => requests++), client.get(id)) })
-      const cache = yield* SessionCache.make().pipe(
-        Effect.provideService(SessionEvents, events),
-        Effect.provideService(OpenCodeClient.OpenCodeClient, counting)
-      )
-      const session = yield* client.create({ title: "popular" })
-      const reads = yield* Effect.forEach(Array.from({ length: 50 }, () => cache.get(session.id)), (read) => read, { concurrency: 50 })
-      assert.isTrue(reads.every((s) => s.title === "popular"))
-      assert.strictEqual(requests, 1)
-    }).pipe(Effect.scoped)), { timeout: 180_000 })
+    withServer(
+      Effect.gen(function*() {
+        const client = yield* OpenCodeClient.OpenCodeClient
+        const events = yield* SessionEventsModule.make()
+        let requests = 0
+        const counting = OpenCodeClient.OpenCodeClient.of({ ...client, get: (id) => Effect.zipRight(Effect.sync(() => requests++), client.get(id)) })
+        const cache = yield* SessionCache.make().pipe(
+          Effect.provideService(SessionEvents, events),
+          Effect.provideService(OpenCodeClient.OpenCodeClient, counting)
+        )
+        const session = yield* client.create({ title: "popular" })
+        const reads = yield* Effect.forEach(Array.from({ length: 50 }, () => cache.get(session.id)), (read) => read, { concurrency: 50 })
+        assert.isTrue(reads.every((s) => s.title === "popular"))
+        assert.strictEqual(requests, 1)
+      }).pipe(Effect.scoped)
+    ), { timeout: 180_000 })
 
   it.live("the safety-net reconcile runs every interval, and not before", () =>
-    withServer(Effect.gen(function*() {
-      const events = yield* SessionEventsModule.make()
-      const layers = Layer.succeed(SessionEvents, events)
-      const cache = yield* SessionCache.make().pipe(Effect.provide(layers))
-      const sync = yield* SessionSync.make({ reconcileInterval: "30 seconds" }).pipe(
-        Effect.provideService(SessionCache.SessionCache, cache),
-        Effect.provide(layers)
-      )
-      yield* sync.awaitConnected
-      const first = Option.getOrThrow((yield* sync.state).lastReconcile)
-      yield* TestClock.adjust("29 seconds")
-      // Not a synchronisation: a quiet window (live clock) in which a wrong early reconcile would run.
-      yield* Effect.sleep("200 millis").pipe(Effect.withClock(Clock.make()))
-      assert.strictEqual(Option.getOrThrow((yield* sync.state).lastReconcile), first)
-      yield* TestClock.adjust("1 second")
-      yield* sync.changes.pipe(
-        Stream.filter((s) => Option.getOrThrow(s.lastReconcile) > first),
-        Stream.take(1),
-        Stream.runDrain
-      )
-      assert.strictEqual(Option.getOrThrow((yield* sync.state).lastReconcile), first + 30_000)
-    }).pipe(Effect.scoped), { heartbeatTimeout: "1 hour" }), { timeout: 180_000 })
+    withServer(
+      Effect.gen(function*() {
+        const events = yield* SessionEventsModule.make()
+        const layers = Layer.succeed(SessionEvents, events)
+        const cache = yield* SessionCache.make().pipe(Effect.provide(layers))
+        const sync = yield* SessionSync.make({ reconcileInterval: "30 seconds" }).pipe(
+          Effect.provideService(SessionCache.SessionCache, cache),
+          Effect.provide(layers)
+        )
+        yield* sync.awaitConnected
+        const first = Option.getOrThrow((yield* sync.state).lastReconcile)
+        yield* TestClock.adjust("29 seconds")
+        // Not a synchronisation: a quiet window (live clock) in which a wrong early reconcile would run.
+        yield* Effect.sleep("200 millis").pipe(Effect.withClock(Clock.make()))
+        assert.strictEqual(Option.getOrThrow((yield* sync.state).lastReconcile), first)
+        yield* TestClock.adjust("1 second")
+        yield* sync.changes.pipe(
+          Stream.filter((s) => Option.getOrThrow(s.lastReconcile) > first),
+          Stream.take(1),
+          Stream.runDrain
+        )
+        assert.strictEqual(Option.getOrThrow((yield* sync.state).lastReconcile), first + 30_000)
+      }).pipe(Effect.scoped),
+      { heartbeatTimeout: "1 hour" }
+    ), { timeout: 180_000 })
 })

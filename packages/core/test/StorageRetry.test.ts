@@ -94,8 +94,7 @@ const Live = Plue.layer().pipe(
   Layer.provideMerge(PlatformLayer.layer)
 )
 
-const lockFor = (duration: Duration.DurationInput) =>
-  Effect.flatMap(TestServer.TestSandbox, (sandbox) => DbLock.hold(DbLock.databaseOf(sandbox), duration))
+const lockFor = (duration: Duration.DurationInput) => Effect.flatMap(TestServer.TestSandbox, (sandbox) => DbLock.hold(DbLock.databaseOf(sandbox), duration))
 
 const sentTo = (sent: ReadonlyArray<Sent>, method: string, path: string, since: number) =>
   sent.filter((s) => s.method === method && s.path === path && s.at >= since)
@@ -148,11 +147,12 @@ layer(Live, { timeout: 180_000, excludeTestServices: true })("retries while Open
       // A change made after the lock by another client is a barrier: the server's echo of our
       // rename, sent before it, has been taken in by the time its event is published.
       yield* OtherClient.request("PATCH", `/session/${marker.id}`, { title: "marker moved" })
-      yield* Wait.until("the marker's event", () =>
-        seen.some((e) => e._tag === "Updated" && e.session.id === marker.id && e.session.title === "marker moved"))
+      yield* Wait.until("the marker's event", () => seen.some((e) => e._tag === "Updated" && e.session.id === marker.id && e.session.title === "marker moved"))
       const ours = seen.filter((e) => e._tag === "Updated" && e.session.id === id)
       assert.strictEqual(ours.length, 1, "the retried write is published once")
-      yield* Effect.log(`rename under a 10 s lock: ${Duration.format(took)}, ${patches.length} attempts; create: ${Either.isRight(created) ? "succeeded" : "failed"}`)
+      yield* Effect.log(
+        `rename under a 10 s lock: ${Duration.format(took)}, ${patches.length} attempts; create: ${Either.isRight(created) ? "succeeded" : "failed"}`
+      )
     }))
 
   it.scoped("a delete sent during a 7 s lock is retried and done, published once", () =>
@@ -176,8 +176,10 @@ layer(Live, { timeout: 180_000, excludeTestServices: true })("retries while Open
 
       yield* lock.released
       yield* OtherClient.request("PATCH", `/session/${marker.id}`, { title: "marker 2 moved" })
-      yield* Wait.until("the marker's event", () =>
-        seen.some((e) => e._tag === "Updated" && e.session.id === marker.id && e.session.title === "marker 2 moved"))
+      yield* Wait.until(
+        "the marker's event",
+        () => seen.some((e) => e._tag === "Updated" && e.session.id === marker.id && e.session.title === "marker 2 moved")
+      )
       assert.strictEqual(seen.filter((e) => e._tag === "Deleted" && e.sessionId === doomed.id).length, 1)
     }))
 

@@ -22,8 +22,7 @@ const recorder = (answer: (req: import("node:http").IncomingMessage, res: import
           seen.push({ method: req.method ?? "", url: req.url ?? "", headers: { ...req.headers } })
           answer(req, res)
         })
-        server.listen(0, "127.0.0.1", () =>
-          resume(Effect.succeed({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, seen, server })))
+        server.listen(0, "127.0.0.1", () => resume(Effect.succeed({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, seen, server })))
       }
     ),
     ({ server }) => Effect.sync(() => server.closeAllConnections?.() ?? server.close())

@@ -61,7 +61,7 @@ layer(UndiciHttpClient.layer, { timeout: 60_000 })("UndiciHttpClient responses",
       const several = yield* http.get(`${url}/cookies`)
       assert.deepStrictEqual(Object.keys(several.cookies.cookies).sort(), ["a", "b"])
       assert.strictEqual(Option.getOrThrow(Cookies.get(several.cookies, "b")).value, "two")
-      assert.strictEqual((yield* several.text), "ok")
+      assert.strictEqual(yield* several.text, "ok")
       const one = yield* http.get(`${url}/cookie`)
       assert.strictEqual(Option.getOrThrow(Cookies.get(one.cookies, "only")).value, "3")
       yield* one.text

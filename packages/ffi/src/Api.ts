@@ -38,7 +38,12 @@ export const VERSION_NUMBER = (() => {
  */
 export const ErrorCodes = [
   { name: "PLUE_OK", value: 0, doc: "Success." },
-  { name: "PLUE_ERR_INVALID_ARGUMENT", value: 1, doc: "An argument is NULL where it may not be, not valid UTF-8, or not of the right shape (a session id that is not `ses_` + letters/digits); or the server rejected it." },
+  {
+    name: "PLUE_ERR_INVALID_ARGUMENT",
+    value: 1,
+    doc:
+      "An argument is NULL where it may not be, not valid UTF-8, or not of the right shape (a session id that is not `ses_` + letters/digits); or the server rejected it."
+  },
   { name: "PLUE_ERR_INVALID_HANDLE", value: 2, doc: "The handle is NULL, made up, or already destroyed." },
   { name: "PLUE_ERR_NOT_FOUND", value: 3, doc: "No session with that id on the server." },
   { name: "PLUE_ERR_DELETED", value: 4, doc: "The handle's session was deleted (by this host or another client). Destroy the handle." },
@@ -46,7 +51,12 @@ export const ErrorCodes = [
   { name: "PLUE_ERR_UNREACHABLE", value: 6, doc: "The server could not be reached: refused, reset, or no answer in time." },
   { name: "PLUE_ERR_ABORTED", value: 7, doc: "The operation was interrupted by plue_session_abort on its handle." },
   { name: "PLUE_ERR_WRONG_THREAD", value: 8, doc: "A blocking call was made on the JavaScript main thread, where it could only deadlock." },
-  { name: "PLUE_ERR_NOT_BOUND", value: 9, doc: "No bridge is bound: plue_init was not called (or failed, or plue_shutdown ended it), the sidecar exited, the process was forked from the one that called plue_init, or `plue host` has unbound the library." },
+  {
+    name: "PLUE_ERR_NOT_BOUND",
+    value: 9,
+    doc:
+      "No bridge is bound: plue_init was not called (or failed, or plue_shutdown ended it), the sidecar exited, the process was forked from the one that called plue_init, or `plue host` has unbound the library."
+  },
   { name: "PLUE_ERR_SERVER", value: 10, doc: "The OpenCode server failed (HTTP 5xx), for instance sharing with no share service." },
   { name: "PLUE_ERR_PROTOCOL", value: 11, doc: "The server answered something that could not be decoded." },
   { name: "PLUE_ERR_SHARE_UNAVAILABLE", value: 12, doc: "The server shared the session without a URL (sharing is disabled there)." },
@@ -113,7 +123,8 @@ export const Functions = [
     result: "handle",
     handle: false,
     strings: [{ name: "parent_id", nullable: true, doc: "the parent session's id, or NULL for a root session" }],
-    summary: "Creates a session (a child of `parent_id` when given) and opens a handle on it. A parent that does not exist fails with PLUE_ERR_NOT_FOUND and creates nothing.",
+    summary:
+      "Creates a session (a child of `parent_id` when given) and opens a handle on it. A parent that does not exist fails with PLUE_ERR_NOT_FOUND and creates nothing.",
     returns: "a new handle, to be released with plue_session_destroy; NULL on failure."
   },
   {
@@ -131,7 +142,8 @@ export const Functions = [
     result: "json",
     handle: true,
     strings: [],
-    summary: "The session as JSON (OpenCode's Session object), from the coherent cache when it is fresh. While the bridge follows the server's event stream, this is answered in C from a mirror of the cache, updated in the same step as every cache change.",
+    summary:
+      "The session as JSON (OpenCode's Session object), from the coherent cache when it is fresh. While the bridge follows the server's event stream, this is answered in C from a mirror of the cache, updated in the same step as every cache change.",
     returns: "a string the caller owns and frees with plue_free_json; NULL on failure.",
     mirrored: true
   },
@@ -162,7 +174,8 @@ export const Functions = [
       { name: "provider_id", nullable: false, doc: "the provider, e.g. `anthropic`" },
       { name: "model_id", nullable: false, doc: "the model, e.g. `claude-sonnet-4`" }
     ],
-    summary: "Runs OpenCode's init turn on the model and blocks until it ends. plue_session_abort on the same handle, from another thread, ends it early with PLUE_ERR_ABORTED.",
+    summary:
+      "Runs OpenCode's init turn on the model and blocks until it ends. plue_session_abort on the same handle, from another thread, ends it early with PLUE_ERR_ABORTED.",
     returns: "0 on success, otherwise a plue_error code."
   },
   {
@@ -189,7 +202,8 @@ export const Functions = [
     result: "json",
     handle: true,
     strings: [],
-    summary: "Shares the session. The JSON is `{\"url\": \"...\", \"secret\": \"...\", \"expiresAt\": ms, \"session\": {...}}`; `secret` (the owner's capability to revoke the share) and `expiresAt` are there when the share service is plue's own.",
+    summary:
+      "Shares the session. The JSON is `{\"url\": \"...\", \"secret\": \"...\", \"expiresAt\": ms, \"session\": {...}}`; `secret` (the owner's capability to revoke the share) and `expiresAt` are there when the share service is plue's own.",
     returns: "a string the caller owns and frees with plue_free_json; NULL on failure."
   },
   {
@@ -207,7 +221,8 @@ export const Functions = [
     result: "void",
     handle: true,
     strings: [],
-    summary: "Closes the handle; in-flight calls on it fail with PLUE_ERR_INVALID_HANDLE. The session stays on the server. NULL is ignored (as free(NULL) is); a destroyed or made-up handle sets PLUE_ERR_INVALID_HANDLE and is otherwise ignored.",
+    summary:
+      "Closes the handle; in-flight calls on it fail with PLUE_ERR_INVALID_HANDLE. The session stays on the server. NULL is ignored (as free(NULL) is); a destroyed or made-up handle sets PLUE_ERR_INVALID_HANDLE and is otherwise ignored.",
     returns: "nothing; plue_get_last_error_code() says whether the handle was open."
   },
   {
@@ -223,7 +238,8 @@ export const Functions = [
         doc: "`\"local\"` (send this side's title), `\"remote\"` (keep the server's), or `\"text:\"` followed by the title to send"
       }
     ],
-    summary: "Resolves a title conflict of the outbox (PLUE_OUTBOX=1): the queued change waiting on it is sent with the chosen title, or dropped for the server's. The outcome arrives as events (`Confirmed`, `RolledBack`, or a new `Conflict`). An op_id that is not waiting on a conflict fails with PLUE_ERR_NOT_FOUND; a choice of another shape with PLUE_ERR_INVALID_ARGUMENT.",
+    summary:
+      "Resolves a title conflict of the outbox (PLUE_OUTBOX=1): the queued change waiting on it is sent with the chosen title, or dropped for the server's. The outcome arrives as events (`Confirmed`, `RolledBack`, or a new `Conflict`). An op_id that is not waiting on a conflict fails with PLUE_ERR_NOT_FOUND; a choice of another shape with PLUE_ERR_INVALID_ARGUMENT.",
     returns: "0 once the choice is recorded, otherwise a plue_error code."
   },
   {
@@ -236,8 +252,10 @@ export const Functions = [
       nullable: false,
       doc: "the batch as JSON: an array of operations, or `{\"operations\": [...], \"concurrency\": n, \"stopOnError\": true}`"
     }],
-    summary: "Runs a batch of session operations by session id, at most `concurrency` (default 8) at once, and gives one result per operation, in input order. Operations on the same session run one after another in input order; different sessions run in parallel. Not atomic: what succeeded stays done when another operation fails. An operation that repeats the previous one on its session (same op and arguments) is skipped. With `stopOnError`, no operation starts after the first failure. plue_shutdown during a batch lets the operations in flight finish and cancels the rest. While it runs, event subscribers receive `{\"_tag\":\"BulkProgress\",\"batch\":n,\"done\":n,\"failed\":n,\"total\":n}` at most every 100 ms.",
-    returns: "the results as a JSON array, a string the caller owns and frees with plue_free_json; NULL only when ops_json is not a valid batch (PLUE_ERR_INVALID_ARGUMENT), or when the call itself could not run (PLUE_ERR_NOT_BOUND, ...). A failed operation is a result, never a NULL.",
+    summary:
+      "Runs a batch of session operations by session id, at most `concurrency` (default 8) at once, and gives one result per operation, in input order. Operations on the same session run one after another in input order; different sessions run in parallel. Not atomic: what succeeded stays done when another operation fails. An operation that repeats the previous one on its session (same op and arguments) is skipped. With `stopOnError`, no operation starts after the first failure. plue_shutdown during a batch lets the operations in flight finish and cancels the rest. While it runs, event subscribers receive `{\"_tag\":\"BulkProgress\",\"batch\":n,\"done\":n,\"failed\":n,\"total\":n}` at most every 100 ms.",
+    returns:
+      "the results as a JSON array, a string the caller owns and frees with plue_free_json; NULL only when ops_json is not a valid batch (PLUE_ERR_INVALID_ARGUMENT), or when the call itself could not run (PLUE_ERR_NOT_BOUND, ...). A failed operation is a result, never a NULL.",
     details: [
       "Operations (unknown fields refuse the whole batch; a malformed session id fails only its operation):",
       "  {\"op\":\"create\", \"title\"?: string, \"parent\"?: id}",
@@ -385,7 +403,11 @@ export const LibraryFunctions: ReadonlyArray<LibraryFunction> = [
  */
 export const OptionFields: ReadonlyArray<{ readonly type: string; readonly name: string; readonly doc: string }> = [
   { type: "size_t", name: "size", doc: "sizeof(plue_options), set by the caller: fields past it are taken as unset" },
-  { type: "const char *", name: "command", doc: "the sidecar program (a path, or a name looked up on PATH), run as `COMMAND serve`; NULL: the PLUE_COMMAND environment variable, else `plue`" },
+  {
+    type: "const char *",
+    name: "command",
+    doc: "the sidecar program (a path, or a name looked up on PATH), run as `COMMAND serve`; NULL: the PLUE_COMMAND environment variable, else `plue`"
+  },
   { type: "const char *", name: "url", doc: "the OpenCode server's URL; NULL: OPENCODE_URL, else a local server the sidecar starts" },
   { type: "const char *", name: "password", doc: "the server's password; NULL: OPENCODE_SERVER_PASSWORD" },
   { type: "const char *", name: "directory", doc: "the project directory; NULL: OPENCODE_DIRECTORY, else the server's own" },
@@ -451,7 +473,12 @@ export const API_TABLE = { name: "plue__api", fields: [["api_version", "int"], [
  * @since 0.1.0
  */
 export const WireKinds = [
-  { name: "HELLO", value: 1, from: "host", doc: "first frame: value = protocol version, a = options as JSON ({\"url\",\"password\",\"directory\"}, each optional)" },
+  {
+    name: "HELLO",
+    value: 1,
+    from: "host",
+    doc: "first frame: value = protocol version, a = options as JSON ({\"url\",\"password\",\"directory\"}, each optional)"
+  },
   { name: "READY", value: 2, from: "sidecar", doc: "the bridge is bound: value = protocol version, a = the sidecar's plue version" },
   { name: "FAILED", value: 3, from: "sidecar", doc: "the sidecar could not start: code = a plue_error_t, a = its message; the sidecar then exits" },
   { name: "CALL", value: 4, from: "host", doc: "an operation: id, value = handle, code = operation number, a and b = its strings" },
@@ -498,25 +525,54 @@ export const EventKinds = [
   { name: "SHARED", tag: "Shared", doc: "a session got a share URL: `session`, `url`, `origin`" },
   { name: "UNSHARED", tag: "Unshared", doc: "a session stopped being shared: `session`, `origin`" },
   { name: "ABORTED", tag: "Aborted", doc: "an abort was sent through this bridge: `sessionId`, `origin`" },
-  { name: "STATUS", tag: "Status", doc: "a session became busy, idle or is retrying the model: `sessionId`, `status` (`{\"type\":\"busy\"|\"idle\"}` or `{\"type\":\"retry\",\"attempt\",\"message\",\"next\"}`)" },
+  {
+    name: "STATUS",
+    tag: "Status",
+    doc:
+      "a session became busy, idle or is retrying the model: `sessionId`, `status` (`{\"type\":\"busy\"|\"idle\"}` or `{\"type\":\"retry\",\"attempt\",\"message\",\"next\"}`)"
+  },
   { name: "ERROR", tag: "Error", doc: "a session's run failed: `sessionId` (when known), `error` (OpenCode's error object)" },
   {
     name: "PROGRESS",
     tag: "Progress",
-    doc: "a phase change of an operation made through this bridge: `opId` (a number naming the operation), `sessionId` (absent while a create has no session yet), `kind` (`create`, `title`, `initialize`, `delete`, `abort`, `share`, `unshare`), `phase` (one of the PLUE_PROGRESS_* strings), `attempt` (retrying: the retry's number, from 1), `reason` (retrying: what failed; failed: why)"
+    doc:
+      "a phase change of an operation made through this bridge: `opId` (a number naming the operation), `sessionId` (absent while a create has no session yet), `kind` (`create`, `title`, `initialize`, `delete`, `abort`, `share`, `unshare`), `phase` (one of the PLUE_PROGRESS_* strings), `attempt` (retrying: the retry's number, from 1), `reason` (retrying: what failed; failed: why)"
   },
   {
     name: "BULK_PROGRESS",
     tag: "BulkProgress",
     doc: "how far a batch (plue_bulk) has got, at most every 100 ms and once at the end: `batch`, `done`, `failed`, `total`"
   },
-  { name: "QUEUED", tag: "Queued", doc: "outbox (PLUE_OUTBOX=1): an operation was written to the outbox and is already visible: `opId`, `sessionId`, `kind` (`create`, `title`, `delete`), `replaces` (the queued rename it replaced)" },
+  {
+    name: "QUEUED",
+    tag: "Queued",
+    doc:
+      "outbox (PLUE_OUTBOX=1): an operation was written to the outbox and is already visible: `opId`, `sessionId`, `kind` (`create`, `title`, `delete`), `replaces` (the queued rename it replaced)"
+  },
   { name: "CONFIRMED", tag: "Confirmed", doc: "outbox: the server applied a queued operation: `opId`, `sessionId`, `kind`" },
-  { name: "ROLLED_BACK", tag: "RolledBack", doc: "outbox: a queued operation failed for good or was dropped; the server's value is visible again: `opId`, `sessionId`, `kind`, `error`, `restored` (the session as now visible)" },
-  { name: "CANCELLED", tag: "Cancelled", doc: "outbox: a queued operation was cancelled before it was sent by a later one (`by`): `opId`, `sessionId`, `kind`" },
-  { name: "CONFLICT", tag: "Conflict", doc: "outbox: a queued title change met another title on the server and no clean merge exists; it waits for plue_conflict_resolve: `opId`, `sessionId`, `field`, `base`, `local`, `remote`" },
+  {
+    name: "ROLLED_BACK",
+    tag: "RolledBack",
+    doc:
+      "outbox: a queued operation failed for good or was dropped; the server's value is visible again: `opId`, `sessionId`, `kind`, `error`, `restored` (the session as now visible)"
+  },
+  {
+    name: "CANCELLED",
+    tag: "Cancelled",
+    doc: "outbox: a queued operation was cancelled before it was sent by a later one (`by`): `opId`, `sessionId`, `kind`"
+  },
+  {
+    name: "CONFLICT",
+    tag: "Conflict",
+    doc:
+      "outbox: a queued title change met another title on the server and no clean merge exists; it waits for plue_conflict_resolve: `opId`, `sessionId`, `field`, `base`, `local`, `remote`"
+  },
   { name: "OVERWRITTEN", tag: "Overwritten", doc: "outbox: a title change was sent, but another value arrived in between: `opId`, `sessionId`, `remote`" },
-  { name: "DEAD_LETTERED", tag: "DeadLettered", doc: "outbox: a queued operation can never succeed and moved to the dead letters: `opId`, `sessionId`, `kind`, `error`" },
+  {
+    name: "DEAD_LETTERED",
+    tag: "DeadLettered",
+    doc: "outbox: a queued operation can never succeed and moved to the dead letters: `opId`, `sessionId`, `kind`, `error`"
+  },
   { name: "LAGGED", tag: "Lagged", doc: "this subscriber fell behind: `missed` events were dropped for it" }
 ] as const
 
@@ -529,7 +585,11 @@ export const EventKinds = [
 export const ProgressPhases = [
   { name: "QUEUED", phase: "queued", doc: "accepted, not started" },
   { name: "SENDING", phase: "sending", doc: "its request is on the way to the server" },
-  { name: "RETRYING", phase: "retrying", doc: "an attempt failed and will be sent again (`attempt`, `reason`); for initialize also OpenCode retrying the model" },
+  {
+    name: "RETRYING",
+    phase: "retrying",
+    doc: "an attempt failed and will be sent again (`attempt`, `reason`); for initialize also OpenCode retrying the model"
+  },
   { name: "WAITING", phase: "waiting", doc: "initialize: the model is running the turn (OpenCode says the session is busy)" },
   { name: "DONE", phase: "done", doc: "it succeeded" },
   { name: "FAILED", phase: "failed", doc: "it failed (`reason`); the call itself returns the error code" }

@@ -105,7 +105,9 @@ export const bind = (
     const { call } = types()
     const fns = yield* Effect.try({
       try: () =>
-        Object.fromEntries(BridgeEntries.map((e) => [e.key, lib.func(e.prototype)])) as { readonly [K in Entry]: Koffi.KoffiFunc<(...args: Array<any>) => any> },
+        Object.fromEntries(BridgeEntries.map((e) => [e.key, lib.func(e.prototype)])) as {
+          readonly [K in Entry]: Koffi.KoffiFunc<(...args: Array<any>) => any>
+        },
       catch: (e) => fail(`it does not export the plue bridge functions of protocol ${API_VERSION} (${String((e as Error)?.message ?? e)})`)
     })
 

@@ -55,8 +55,7 @@ const wrap = (text: string, width = 92): Array<string> => {
   return lines
 }
 
-const cType = (f: BridgedFunction): string =>
-  f.result === "handle" ? "plue_session_t" : f.result === "json" ? "char *" : f.result === "void" ? "void" : "int"
+const cType = (f: BridgedFunction): string => f.result === "handle" ? "plue_session_t" : f.result === "json" ? "char *" : f.result === "void" ? "void" : "int"
 
 const params = (f: BridgedFunction): string => {
   const list = [...(f.handle ? ["plue_session_t session"] : []), ...f.strings.map((s) => `const char *${s.name}`)]
@@ -106,7 +105,9 @@ const definition = (f: BridgedFunction): string => {
   if (f.result !== "void") out.push("    int code;")
   if (f.handle) {
     // Like free(NULL): destroying NULL is a no-op.
-    out.push(f.result === "void" ? "    if (session == NULL) return;" : `    if (session == NULL) ${reject("PLUE_ERR_INVALID_HANDLE", "the session handle is NULL")}`)
+    out.push(
+      f.result === "void" ? "    if (session == NULL) return;" : `    if (session == NULL) ${reject("PLUE_ERR_INVALID_HANDLE", "the session handle is NULL")}`
+    )
   }
   for (const s of f.strings) {
     if (!s.nullable) out.push(`    if (${s.name} == NULL) ${reject("PLUE_ERR_INVALID_ARGUMENT", `${s.name} is NULL`)}`)
@@ -211,16 +212,13 @@ export const core = (): string => {
 export const generateHeader = (): string => {
   const codes = ErrorCodes.map((c) => `${comment([c.doc], "    ")}\n    ${c.name} = ${c.value}`).join(",\n")
   const ops = Functions.map(declaration).join("\n\n")
-  const library = (group: string) =>
-    LibraryFunctions.filter((f) => f.group === group).map((f) => `${comment(f.doc)}\nPLUE_API ${f.signature};`).join("\n\n")
+  const library = (group: string) => LibraryFunctions.filter((f) => f.group === group).map((f) => `${comment(f.doc)}\nPLUE_API ${f.signature};`).join("\n\n")
   const options = OptionFields.map((f) => `    /* ${f.doc}. */\n    ${f.type}${f.type.endsWith("*") ? "" : " "}${f.name};`).join("\n")
   const opDefines = Functions.map((f) => `#define ${opMacro(f)} ${f.op}`).join("\n")
   const eventDefines = EventKinds.map((k) => `${comment(wrap(`${k.tag}: ${k.doc}.`))}\n#define PLUE_EVENT_${k.name} "${k.tag}"`).join("\n")
   const phaseDefines = ProgressPhases.map((p) => `/* ${p.doc.replace(/\*\//g, "")}. */\n#define PLUE_PROGRESS_${p.name} "${p.phase}"`).join("\n")
   const wireDefines = WireKinds.map((k) => `#define PLUE__WIRE_${k.name} ${k.value} /* ${k.from}: ${k.doc.replace(/\*\//g, "")} */`).join("\n")
-  const tableFields = API_TABLE.fields.map(([name, type]) =>
-    `    ${type === "plue__call_fn *" ? "plue__call_fn" : type} ${name};`
-  ).join("\n")
+  const tableFields = API_TABLE.fields.map(([name, type]) => `    ${type === "plue__call_fn *" ? "plue__call_fn" : type} ${name};`).join("\n")
   const errstr = ErrorCodes.map((c) => `    case ${c.name}: return ${cString(c.doc)};`).join("\n")
   const bodies = Functions.map(definition).join("\n\n")
   return `${top}

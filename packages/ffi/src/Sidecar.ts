@@ -119,8 +119,7 @@ export const connect = (fd = 3): Effect.Effect<Channel, SidecarError, Scope.Scop
     socket.on("error", end)
 
     const first = yield* Effect.async<Frame, SidecarError>((resume) => {
-      onHello = (frame) =>
-        resume(frame instanceof Error ? Effect.fail(new SidecarError({ detail: frame.message })) : Effect.succeed(frame))
+      onHello = (frame) => resume(frame instanceof Error ? Effect.fail(new SidecarError({ detail: frame.message })) : Effect.succeed(frame))
       if (ended) onHello(new Error("the socket closed before HELLO"))
     })
     if (first.kind !== Wire.HELLO) return yield* new SidecarError({ detail: `the first frame is of kind ${first.kind}, not HELLO` })

@@ -48,66 +48,80 @@ const run = (path: string, args: ReadonlyArray<string>, extra: Record<string, st
     ))
 
 layer(Live, { timeout: 300_000, excludeTestServices: true })("docs/c-api.md, row by row (C, real server)", (it) => {
-  it.effect("create with a parent, delete takes the children, destroy keeps the session, destroy in flight, per-thread errors, PLUE_ERR_SERVER, Created and unsubscribe inside a callback, initialize that succeeds, list in the server's order past its page size", () =>
-    Effect.gen(function*() {
-      const client = yield* OpenCodeClient.OpenCodeClient
-      const stub = yield* StubLlm.StubLlm
-      // More sessions than the server's page (100): plue_session_list is never cut.
-      yield* Effect.forEach(Array.from({ length: 120 }, (_, i) => i), (i) => client.create({ title: `page ${i}` }), { concurrency: 8 })
-      const before = yield* stub.stats
-      const listFile = join(mkdtempSync(join(tmpdir(), "plue-rows-")), "list.json")
-      const ran = yield* run(program, ["sessions", listFile, stub.providerID, stub.modelID])
-      assert.strictEqual(ran.code, 0, explain(ran))
-      assert.include(ran.stdout, "done: 0 failure(s)")
-      assert.isAbove((yield* stub.stats).completed, before.completed, "the init turn ran on the model to its end")
-      // Newest update first, exactly the server's own order (ties included), every session.
-      const listed = (JSON.parse(readFileSync(listFile, "utf8")) as Array<{ id: string }>).map((s) => s.id)
-      const server = (yield* client.list()).map((s) => s.id)
-      assert.isAbove(listed.length, 100)
-      assert.deepStrictEqual(listed, server)
-    }), { timeout: 300_000 })
+  it.effect(
+    "create with a parent, delete takes the children, destroy keeps the session, destroy in flight, per-thread errors, PLUE_ERR_SERVER, Created and unsubscribe inside a callback, initialize that succeeds, list in the server's order past its page size",
+    () =>
+      Effect.gen(function*() {
+        const client = yield* OpenCodeClient.OpenCodeClient
+        const stub = yield* StubLlm.StubLlm
+        // More sessions than the server's page (100): plue_session_list is never cut.
+        yield* Effect.forEach(Array.from({ length: 120 }, (_, i) => i), (i) => client.create({ title: `page ${i}` }), { concurrency: 8 })
+        const before = yield* stub.stats
+        const listFile = join(mkdtempSync(join(tmpdir(), "plue-rows-")), "list.json")
+        const ran = yield* run(program, ["sessions", listFile, stub.providerID, stub.modelID])
+        assert.strictEqual(ran.code, 0, explain(ran))
+        assert.include(ran.stdout, "done: 0 failure(s)")
+        assert.isAbove((yield* stub.stats).completed, before.completed, "the init turn ran on the model to its end")
+        // Newest update first, exactly the server's own order (ties included), every session.
+        const listed = (JSON.parse(readFileSync(listFile, "utf8")) as Array<{ id: string }>).map((s) => s.id)
+        const server = (yield* client.list()).map((s) => s.id)
+        assert.isAbove(listed.length, 100)
+        assert.deepStrictEqual(listed, server)
+      }),
+    { timeout: 300_000 }
+  )
 
-  it.effect("plue_options: command, directory (and OPENCODE_DIRECTORY), password, size, timeout_ms; shutdown ends the subscriptions", () =>
-    Effect.gen(function*() {
-      const box = yield* TestServer.TestSandbox
-      const dirOption = mkdtempSync(join(box.root, "option-dir-"))
-      const dirEnv = mkdtempSync(join(box.root, "env-dir-"))
-      const scratch = mkdtempSync(join(tmpdir(), "plue-never-"))
-      const pidFile = join(scratch, "pid")
-      const neverReady = join(scratch, "never-ready")
-      writeFileSync(neverReady, `#!/bin/sh\necho $$ > "${pidFile}"\nexec sleep 600\n`)
-      chmodSync(neverReady, 0o755)
-      const ran = yield* run(program, ["options", command, dirOption, dirEnv, neverReady], {
-        PLUE_COMMAND: "/nonexistent/plue",
-        OPENCODE_DIRECTORY: dirEnv
-      })
-      assert.strictEqual(ran.code, 0, explain(ran))
-      assert.include(ran.stdout, "done: 0 failure(s)")
-      // The sidecar that was never ready was ended and reaped by plue_init.
-      assert.isTrue(existsSync(pidFile), "the never-ready sidecar ran")
-      const pid = Number(readFileSync(pidFile, "utf8"))
-      yield* Wait.until("the never-ready sidecar to be gone", () => !Spawn.alive(pid))
-    }), { timeout: 300_000 })
+  it.effect(
+    "plue_options: command, directory (and OPENCODE_DIRECTORY), password, size, timeout_ms; shutdown ends the subscriptions",
+    () =>
+      Effect.gen(function*() {
+        const box = yield* TestServer.TestSandbox
+        const dirOption = mkdtempSync(join(box.root, "option-dir-"))
+        const dirEnv = mkdtempSync(join(box.root, "env-dir-"))
+        const scratch = mkdtempSync(join(tmpdir(), "plue-never-"))
+        const pidFile = join(scratch, "pid")
+        const neverReady = join(scratch, "never-ready")
+        writeFileSync(neverReady, `#!/bin/sh\necho $$ > "${pidFile}"\nexec sleep 600\n`)
+        chmodSync(neverReady, 0o755)
+        const ran = yield* run(program, ["options", command, dirOption, dirEnv, neverReady], {
+          PLUE_COMMAND: "/nonexistent/plue",
+          OPENCODE_DIRECTORY: dirEnv
+        })
+        assert.strictEqual(ran.code, 0, explain(ran))
+        assert.include(ran.stdout, "done: 0 failure(s)")
+        // The sidecar that was never ready was ended and reaped by plue_init.
+        assert.isTrue(existsSync(pidFile), "the never-ready sidecar ran")
+        const pid = Number(readFileSync(pidFile, "utf8"))
+        yield* Wait.until("the never-ready sidecar to be gone", () => !Spawn.alive(pid))
+      }),
+    { timeout: 300_000 }
+  )
 
-  it.effect("plue_init(NULL) with no URL: the sidecar's own local server, sharing through plue's share service (secret and expiresAt reach C), gone after plue_shutdown", () =>
-    Effect.gen(function*() {
-      const box = yield* TestServer.TestSandbox
-      const own = yield* Effect.map(OpenCodeServer.OpenCodeServer, (server) => server.pid)
-      const others = () => Spawn.processesMentioning(box.home).filter((pid) => pid !== own)
-      const ran = yield* Spawn.run(program, ["local"], { env: { ...box.env, HOME: box.home, PLUE_COMMAND: command }, cwd: box.project })
-      assert.strictEqual(ran.code, 0, `${ran.stdout}\n${ran.stderr}`)
-      assert.include(ran.stdout, "done: 0 failure(s)")
-      yield* Wait.until("the sidecar's OpenCode server to be gone", () => others().length === 0)
-    }), { timeout: 300_000 })
+  it.effect(
+    "plue_init(NULL) with no URL: the sidecar's own local server, sharing through plue's share service (secret and expiresAt reach C), gone after plue_shutdown",
+    () =>
+      Effect.gen(function*() {
+        const box = yield* TestServer.TestSandbox
+        const own = yield* Effect.map(OpenCodeServer.OpenCodeServer, (server) => server.pid)
+        const others = () => Spawn.processesMentioning(box.home).filter((pid) => pid !== own)
+        const ran = yield* Spawn.run(program, ["local"], { env: { ...box.env, HOME: box.home, PLUE_COMMAND: command }, cwd: box.project })
+        assert.strictEqual(ran.code, 0, `${ran.stdout}\n${ran.stderr}`)
+        assert.include(ran.stdout, "done: 0 failure(s)")
+        yield* Wait.until("the sidecar's OpenCode server to be gone", () => others().length === 0)
+      }),
+    { timeout: 300_000 }
+  )
 
   it("plue_errstr of every code is the reference's table", () => {
     const reference = readFileSync(fileURLToPath(new URL("../../../docs/c-api.md", import.meta.url)), "utf8")
     const rows = [...reference.matchAll(/^\| `(PLUE_[A-Z_]+)` \| (\d+) \| (.+) \|$/gm)].map((m) => [Number(m[2]), m[3]!] as const)
     assert.strictEqual(rows.length, 15)
-    const printed = new Map(execFileSync(program, ["errstr"], { encoding: "utf8" }).split("\n").filter((l) => l !== "").map((l) => {
-      const [code, text] = l.split("\t")
-      return [Number(code), text!] as const
-    }))
+    const printed = new Map(
+      execFileSync(program, ["errstr"], { encoding: "utf8" }).split("\n").filter((l) => l !== "").map((l) => {
+        const [code, text] = l.split("\t")
+        return [Number(code), text!] as const
+      })
+    )
     for (const [code, meaning] of rows) assert.strictEqual(printed.get(code), meaning, `code ${code}`)
   })
 

@@ -23,7 +23,8 @@ const unit = (extension: string, body: string): string => {
   return path
 }
 
-const implementation = `#define PLUE_IMPLEMENTATION\n#include "plue.h"\n#include "plue.h"\nint plue_host_main(int argc, char **argv) { (void)argc; (void)argv; return 0; }\n`
+const implementation =
+  `#define PLUE_IMPLEMENTATION\n#include "plue.h"\n#include "plue.h"\nint plue_host_main(int argc, char **argv) { (void)argc; (void)argv; return 0; }\n`
 
 describe("plue.h", () => {
   it("the committed header is what the generator makes (run npm run generate after changing the API)", () => {
@@ -59,7 +60,20 @@ describe("plue.h", () => {
 describe("the header's C on its own", () => {
   const build = (flags: Array<string>) => {
     const out = join(mkdtempSync(join(tmpdir(), "plue-standalone-")), "standalone")
-    execFileSync("gcc", ["-std=c11", "-g", "-Wall", "-Wextra", "-Werror", "-pedantic", ...flags, `-I${includeDir}`, "-o", out, cSource("standalone.c"), "-lpthread"], {
+    execFileSync("gcc", [
+      "-std=c11",
+      "-g",
+      "-Wall",
+      "-Wextra",
+      "-Werror",
+      "-pedantic",
+      ...flags,
+      `-I${includeDir}`,
+      "-o",
+      out,
+      cSource("standalone.c"),
+      "-lpthread"
+    ], {
       stdio: "pipe"
     })
     return out

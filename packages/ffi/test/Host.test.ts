@@ -134,8 +134,9 @@ layer(Live, { timeout: 180_000, excludeTestServices: true })("the C API against 
       assert.strictEqual(freeCallbackSlots(), slots - 1, "the bound bridge holds one koffi callback")
       yield* Scope.close(scope, Exit.void)
       assert.strictEqual(freeCallbackSlots(), slots, "its callback was released with the bridge")
-      yield* Effect.ignore(Wait.until("the host's threads to return", () =>
-        existsSync(done) && readFileSync(join(dir, "report.txt"), "utf8").includes("done:")))
+      yield* Effect.ignore(
+        Wait.until("the host's threads to return", () => existsSync(done) && readFileSync(join(dir, "report.txt"), "utf8").includes("done:"))
+      )
       assert.isTrue(existsSync(done), "the host's threads all returned after the unbind")
       const [calls, strings] = readFileSync(done, "utf8").match(/\d+/g)!.map(Number)
       assert.isAbove(calls!, 10, "the threads were busy when the bridge went away")

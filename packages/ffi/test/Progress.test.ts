@@ -38,7 +38,8 @@ layer(Live, { timeout: 240_000, excludeTestServices: true })("Progress events in
     Effect.sync(() => {
       assert.include(EventKinds.map((k) => k.tag), "Progress")
       const bridgeTags = SessionEvents.SessionEvent.members.map((m) =>
-        String((m.fields._tag.ast as unknown as { readonly type: { readonly literal: unknown } }).type.literal))
+        String((m.fields._tag.ast as unknown as { readonly type: { readonly literal: unknown } }).type.literal)
+      )
       for (const tag of bridgeTags) assert.include(EventKinds.map((k) => k.tag), tag, `${tag} has a PLUE_EVENT_ macro`)
       assert.deepStrictEqual(ProgressPhases.map((p) => p.phase), [...SessionEvents.ProgressPhase.literals])
     }))

@@ -31,12 +31,16 @@ const command = plueCommand()
 const run = (program: string, args: ReadonlyArray<string>, server: { url: string; password: Redacted.Redacted<string> }, extra: Record<string, string> = {}) =>
   Effect.acquireUseRelease(
     Effect.sync(() =>
-      runProgram(program, args, childEnv({
-        PLUE_COMMAND: command,
-        OPENCODE_URL: server.url,
-        OPENCODE_SERVER_PASSWORD: Redacted.value(server.password),
-        ...extra
-      }))
+      runProgram(
+        program,
+        args,
+        childEnv({
+          PLUE_COMMAND: command,
+          OPENCODE_URL: server.url,
+          OPENCODE_SERVER_PASSWORD: Redacted.value(server.password),
+          ...extra
+        })
+      )
     ),
     (ran) => Effect.promise(() => ran),
     (ran) => Effect.sync(() => ran.kill())
@@ -84,16 +88,20 @@ layer(Live, { timeout: 240_000, excludeTestServices: true })("a C program with i
       }
     }), { timeout: 300_000 })
 
-  it.effect("threads, shutdown and init again, the sidecar killed mid-call, under AddressSanitizer and UBSan: no invalid access, no leak", () =>
-    Effect.gen(function*() {
-      const asan = compileProgram(cSource("own_main.c"), ["-fsanitize=address,undefined", "-fno-sanitize-recover=all"])
-      for (const mode of ["threads", "lifecycle", "killed"]) {
-        const ran = yield* run(asan, [mode, "stub", "slow-model"], yield* OpenCodeServer.OpenCodeServer)
-        assert.strictEqual(ran.code, 0, explain(ran))
-        assert.notInclude(ran.stderr, "Sanitizer", explain(ran))
-        assert.include(ran.stdout, "done: 0 failure(s)")
-      }
-    }), { timeout: 300_000 })
+  it.effect(
+    "threads, shutdown and init again, the sidecar killed mid-call, under AddressSanitizer and UBSan: no invalid access, no leak",
+    () =>
+      Effect.gen(function*() {
+        const asan = compileProgram(cSource("own_main.c"), ["-fsanitize=address,undefined", "-fno-sanitize-recover=all"])
+        for (const mode of ["threads", "lifecycle", "killed"]) {
+          const ran = yield* run(asan, [mode, "stub", "slow-model"], yield* OpenCodeServer.OpenCodeServer)
+          assert.strictEqual(ran.code, 0, explain(ran))
+          assert.notInclude(ran.stderr, "Sanitizer", explain(ran))
+          assert.include(ran.stdout, "done: 0 failure(s)")
+        }
+      }),
+    { timeout: 300_000 }
+  )
 
   it.effect("init counts, shutdown reaps, init again works, old handles are refused, the program's SIGCHLD handler stays", () =>
     Effect.gen(function*() {
@@ -262,7 +270,16 @@ describe("the sidecar when the OpenCode server dies", () => {
       yield* Effect.forkScoped(Effect.gen(function*() {
         while (!existsSync(flag) || readFileSync(flag, "utf8") !== "ready") yield* Effect.sleep("20 millis")
         process.kill(server.pid, "SIGKILL")
-        while (yield* Effect.sync(() => { try { process.kill(server.pid, 0); return true } catch { return false } })) yield* Effect.sleep("20 millis")
+        while (
+          yield* Effect.sync(() => {
+            try {
+              process.kill(server.pid, 0)
+              return true
+            } catch {
+              return false
+            }
+          })
+        ) yield* Effect.sleep("20 millis")
         writeFileSync(flag, "killed")
       }))
       const reportFile = join(dir, "report.txt")

@@ -134,7 +134,10 @@ layer(Live, { timeout: 240_000, excludeTestServices: true })("plue serve, spoken
       const server = yield* OpenCodeServer.OpenCodeServer
       const cases: Array<[(side: Sidecar) => void, RegExp]> = [
         [(side) => side.send(Wire.CALL, 1, 0, op("plue_session_list"), null, null), /the first frame is of kind 4, not HELLO/],
-        [(side) => side.send(Wire.HELLO, 0, API_VERSION + 1, 0, hello(server), null), new RegExp(`speaks bridge protocol ${API_VERSION + 1}, this plue ${API_VERSION}`)],
+        [
+          (side) => side.send(Wire.HELLO, 0, API_VERSION + 1, 0, hello(server), null),
+          new RegExp(`speaks bridge protocol ${API_VERSION + 1}, this plue ${API_VERSION}`)
+        ],
         [(side) => side.send(Wire.HELLO, 0, API_VERSION, 0, "{not json", null), /its HELLO options are not valid/],
         [(side) => side.send(Wire.HELLO, 0, API_VERSION, 0, JSON.stringify({ url: 42 }), null), /its HELLO options are not valid/],
         [(side) => side.end(), /the socket closed before HELLO/],

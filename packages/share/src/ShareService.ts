@@ -213,8 +213,7 @@ export const make = (options: Options = {}): Effect.Effect<Service, never, Share
     const id = Effect.map(HttpRouter.params, (p) => p.id ?? "")
     const ok = HttpServerResponse.unsafeJson({ ok: true })
 
-    const base = (request: HttpServerRequest.HttpServerRequest) =>
-      (options.publicUrl ?? `http://${request.headers.host ?? "localhost"}`).replace(/\/+$/, "")
+    const base = (request: HttpServerRequest.HttpServerRequest) => (options.publicUrl ?? `http://${request.headers.host ?? "localhost"}`).replace(/\/+$/, "")
 
     const respond = <R>(effect: Effect.Effect<HttpServerResponse.HttpServerResponse, HttpFailure, R>) =>
       effect.pipe(
@@ -229,59 +228,74 @@ export const make = (options: Options = {}): Effect.Effect<Service, never, Share
     const app = HttpRouter.empty.pipe(
       HttpRouter.get("/healthz", Effect.succeed(HttpServerResponse.unsafeJson({ ok: true }))),
       HttpRouter.get("/readyz", respond(Effect.as(Effect.mapError(ready, unavailable), ok))),
-      HttpRouter.post("/api/share", respond(Effect.gen(function*() {
-        const request = yield* HttpServerRequest.HttpServerRequest
-        const { sessionID } = yield* body(CreateBody)
-        const now = yield* Clock.currentTimeMillis
-        const shareId = randomToken(16)
-        const secret = randomToken(32)
-        const record: ShareStore.ShareRecord = {
-          id: shareId,
-          sessionID,
-          secretHash: yield* sha256(secret),
-          createdAt: now,
-          expiresAt: ttl === null ? null : now + ttl
-        }
-        yield* Effect.mapError(store.create(record), unavailable)
-        const url = `${base(request)}/share/${shareId}`
-        grants.delete(sessionID)
-        grants.set(sessionID, { shareId, url, secret, expiresAt: record.expiresAt })
-        if (grants.size > maxGrants) grants.delete(grants.keys().next().value!)
-        return HttpServerResponse.unsafeJson({ id: shareId, url, secret })
-      }))),
-      HttpRouter.post("/api/share/:id/sync", respond(Effect.gen(function*() {
-        const sync = yield* body(SyncBody)
-        if (sync.data.length > maxItems) return yield* failure(413, `more than ${maxItems} items in one sync`)
-        const share = yield* owned(yield* id, sync.secret)
-        const applied = yield* Effect.mapError(store.sync(share.id, sync.data), unavailable)
-        if (!applied) return yield* failure(404, "no such share (it may have expired or been removed)")
-        return ok
-      }))),
-      HttpRouter.del("/api/share/:id", respond(Effect.gen(function*() {
-        const { secret } = yield* body(SecretBody)
-        const share = yield* owned(yield* id, secret)
-        yield* Effect.mapError(store.remove(share.id), unavailable)
-        dropGrantOf(share.id)
-        return ok
-      }))),
-      HttpRouter.get("/api/share/:id/data", respond(Effect.gen(function*() {
-        const share = yield* Effect.mapError(find(yield* id), unavailable)
-        if (Option.isNone(share)) return yield* failure(404, "no such share")
-        return HttpServerResponse.unsafeJson(share.value.items)
-      }))),
-      HttpRouter.get("/share/:id", Effect.gen(function*() {
-        const share = yield* Effect.either(find(yield* id))
-        if (share._tag === "Left") {
-          return HttpServerResponse.text("<!doctype html><title>Unavailable</title><h1>The share service cannot reach its storage; try again.</h1>", {
-            status: 503,
-            contentType: "text/html; charset=utf-8"
+      HttpRouter.post(
+        "/api/share",
+        respond(Effect.gen(function*() {
+          const request = yield* HttpServerRequest.HttpServerRequest
+          const { sessionID } = yield* body(CreateBody)
+          const now = yield* Clock.currentTimeMillis
+          const shareId = randomToken(16)
+          const secret = randomToken(32)
+          const record: ShareStore.ShareRecord = {
+            id: shareId,
+            sessionID,
+            secretHash: yield* sha256(secret),
+            createdAt: now,
+            expiresAt: ttl === null ? null : now + ttl
+          }
+          yield* Effect.mapError(store.create(record), unavailable)
+          const url = `${base(request)}/share/${shareId}`
+          grants.delete(sessionID)
+          grants.set(sessionID, { shareId, url, secret, expiresAt: record.expiresAt })
+          if (grants.size > maxGrants) grants.delete(grants.keys().next().value!)
+          return HttpServerResponse.unsafeJson({ id: shareId, url, secret })
+        }))
+      ),
+      HttpRouter.post(
+        "/api/share/:id/sync",
+        respond(Effect.gen(function*() {
+          const sync = yield* body(SyncBody)
+          if (sync.data.length > maxItems) return yield* failure(413, `more than ${maxItems} items in one sync`)
+          const share = yield* owned(yield* id, sync.secret)
+          const applied = yield* Effect.mapError(store.sync(share.id, sync.data), unavailable)
+          if (!applied) return yield* failure(404, "no such share (it may have expired or been removed)")
+          return ok
+        }))
+      ),
+      HttpRouter.del(
+        "/api/share/:id",
+        respond(Effect.gen(function*() {
+          const { secret } = yield* body(SecretBody)
+          const share = yield* owned(yield* id, secret)
+          yield* Effect.mapError(store.remove(share.id), unavailable)
+          dropGrantOf(share.id)
+          return ok
+        }))
+      ),
+      HttpRouter.get(
+        "/api/share/:id/data",
+        respond(Effect.gen(function*() {
+          const share = yield* Effect.mapError(find(yield* id), unavailable)
+          if (Option.isNone(share)) return yield* failure(404, "no such share")
+          return HttpServerResponse.unsafeJson(share.value.items)
+        }))
+      ),
+      HttpRouter.get(
+        "/share/:id",
+        Effect.gen(function*() {
+          const share = yield* Effect.either(find(yield* id))
+          if (share._tag === "Left") {
+            return HttpServerResponse.text("<!doctype html><title>Unavailable</title><h1>The share service cannot reach its storage; try again.</h1>", {
+              status: 503,
+              contentType: "text/html; charset=utf-8"
+            })
+          }
+          return Option.match(share.right, {
+            onNone: () => HttpServerResponse.text(notFoundPage, { status: 404, contentType: "text/html; charset=utf-8" }),
+            onSome: (s) => HttpServerResponse.text(renderViewer(s.items), { contentType: "text/html; charset=utf-8" })
           })
-        }
-        return Option.match(share.right, {
-          onNone: () => HttpServerResponse.text(notFoundPage, { status: 404, contentType: "text/html; charset=utf-8" }),
-          onSome: (s) => HttpServerResponse.text(renderViewer(s.items), { contentType: "text/html; charset=utf-8" })
         })
-      }))
+      )
     )
 
     const sweep = Effect.flatMap(Clock.currentTimeMillis, (now) => store.sweep(now))
@@ -309,8 +323,7 @@ export const make = (options: Options = {}): Effect.Effect<Service, never, Share
  *
  * @since 0.1.0
  */
-export const layer = (options: Options = {}): Layer.Layer<ShareService, never, ShareStore.ShareStore> =>
-  Layer.scoped(ShareService, make(options))
+export const layer = (options: Options = {}): Layer.Layer<ShareService, never, ShareStore.ShareStore> => Layer.scoped(ShareService, make(options))
 
 /**
  * The service with its shares in files in `directory` (the default store; one process).

@@ -97,59 +97,59 @@ type StoredShare = typeof StoredShare.Type
  * A store over text documents, one JSON document per share. Writes are serialised in this
  * process, so such a store is for one process only.
  */
-const makeDocuments = (documents: FileStore.Documents): Effect.Effect<Service> => Effect.gen(function*() {
-  const lock = yield* Effect.makeSemaphore(1)
-  const prefix = "share-"
-  const decode = Schema.decode(Schema.parseJson(StoredShare))
-  const encode = Schema.encode(Schema.parseJson(StoredShare))
-  const fail = (operation: string) => (error: { readonly message: string }) =>
-    new ShareStoreError({ operation, detail: error.message })
-  const get = (id: string) =>
-    documents.get(prefix + id).pipe(
-      Effect.mapError(fail("read")),
-      Effect.flatMap(Option.match({
-        onNone: () => Effect.succeedNone,
-        onSome: (text) => Effect.map(Effect.mapError(decode(text), fail("read")), Option.some)
-      }))
-    )
-  const put = (share: StoredShare) =>
-    Effect.flatMap(Effect.mapError(encode(share), fail("write")), (text) => Effect.mapError(documents.set(prefix + share.id, text), fail("write")))
-  const remove = (id: string) => Effect.mapError(documents.remove(prefix + id), fail("remove"))
-  const exclusive = lock.withPermits(1)
-  return {
-    create: (share) => exclusive(put({ ...share, items: {} })),
-    find: (id) => Effect.map(get(id), Option.map(({ items: _items, ...record }): ShareRecord => record)),
-    items: (id) => Effect.map(get(id), Option.map((share) => Object.values(share.items))),
-    sync: (id, incoming) =>
-      exclusive(Effect.gen(function*() {
-        const share = yield* get(id)
-        if (Option.isNone(share)) return false
-        const items = { ...share.value.items }
-        for (const item of incoming) {
-          const k = itemKey(item)
-          const previous = items[k]
-          if (previous === undefined || supersedes(itemClock(item), itemClock(previous))) items[k] = item
-        }
-        yield* put({ ...share.value, items })
-        return true
-      })),
-    remove: (id) => exclusive(remove(id)),
-    sweep: (now) =>
-      exclusive(Effect.gen(function*() {
-        const keys = yield* Effect.mapError(documents.keys, fail("list"))
-        let removed = 0
-        for (const key of keys) {
-          if (!key.startsWith(prefix)) continue
-          const share = yield* Effect.orElseSucceed(get(key.slice(prefix.length)), () => Option.none<StoredShare>())
-          if (Option.isSome(share) && share.value.expiresAt !== null && share.value.expiresAt <= now) {
-            if (yield* remove(share.value.id)) removed++
+const makeDocuments = (documents: FileStore.Documents): Effect.Effect<Service> =>
+  Effect.gen(function*() {
+    const lock = yield* Effect.makeSemaphore(1)
+    const prefix = "share-"
+    const decode = Schema.decode(Schema.parseJson(StoredShare))
+    const encode = Schema.encode(Schema.parseJson(StoredShare))
+    const fail = (operation: string) => (error: { readonly message: string }) => new ShareStoreError({ operation, detail: error.message })
+    const get = (id: string) =>
+      documents.get(prefix + id).pipe(
+        Effect.mapError(fail("read")),
+        Effect.flatMap(Option.match({
+          onNone: () => Effect.succeedNone,
+          onSome: (text) => Effect.map(Effect.mapError(decode(text), fail("read")), Option.some)
+        }))
+      )
+    const put = (share: StoredShare) =>
+      Effect.flatMap(Effect.mapError(encode(share), fail("write")), (text) => Effect.mapError(documents.set(prefix + share.id, text), fail("write")))
+    const remove = (id: string) => Effect.mapError(documents.remove(prefix + id), fail("remove"))
+    const exclusive = lock.withPermits(1)
+    return {
+      create: (share) => exclusive(put({ ...share, items: {} })),
+      find: (id) => Effect.map(get(id), Option.map(({ items: _items, ...record }): ShareRecord => record)),
+      items: (id) => Effect.map(get(id), Option.map((share) => Object.values(share.items))),
+      sync: (id, incoming) =>
+        exclusive(Effect.gen(function*() {
+          const share = yield* get(id)
+          if (Option.isNone(share)) return false
+          const items = { ...share.value.items }
+          for (const item of incoming) {
+            const k = itemKey(item)
+            const previous = items[k]
+            if (previous === undefined || supersedes(itemClock(item), itemClock(previous))) items[k] = item
           }
-        }
-        return Option.some(removed)
-      })),
-    check: Effect.asVoid(Effect.mapError(documents.keys, fail("check")))
-  } satisfies Service
-})
+          yield* put({ ...share.value, items })
+          return true
+        })),
+      remove: (id) => exclusive(remove(id)),
+      sweep: (now) =>
+        exclusive(Effect.gen(function*() {
+          const keys = yield* Effect.mapError(documents.keys, fail("list"))
+          let removed = 0
+          for (const key of keys) {
+            if (!key.startsWith(prefix)) continue
+            const share = yield* Effect.orElseSucceed(get(key.slice(prefix.length)), () => Option.none<StoredShare>())
+            if (Option.isSome(share) && share.value.expiresAt !== null && share.value.expiresAt <= now) {
+              if (yield* remove(share.value.id)) removed++
+            }
+          }
+          return Option.some(removed)
+        })),
+      check: Effect.asVoid(Effect.mapError(documents.keys, fail("check")))
+    } satisfies Service
+  })
 
 /**
  * Shares in files, one per share in `directory`, each written to a temporary file and renamed

@@ -28,8 +28,7 @@ const readmeProgram = (box: TestServer.Sandbox, config: Record<string, unknown> 
 const nextEvent = (
   stream: Stream.Stream<SessionEvents.Delivery>,
   f: (event: SessionEvents.Delivery) => boolean
-) =>
-  stream.pipe(Stream.filter(f), Stream.runHead, Effect.map(Option.getOrThrow), Effect.timeout("20 seconds"))
+) => stream.pipe(Stream.filter(f), Stream.runHead, Effect.map(Option.getOrThrow), Effect.timeout("20 seconds"))
 
 describe("the share service provided to Plue.layer (an Effect program built from the README)", () => {
   it.live("share returns the owner secret and expiry; the grant is taken, not kept; Shared and Unshared reach a subscriber", () =>

@@ -63,10 +63,14 @@ layer(Live, { timeout: 120_000, excludeTestServices: true })("the share service 
       assert.isFalse(yield* service.validateShare(shareId, `${secret}x`))
 
       // OpenCode syncs the session after creating the share.
-      yield* Effect.ignore(Wait.until("OpenCode to sync the shared session", Effect.map(
-        call(`${url!.replace("/share/", "/api/share/")}/data`),
-        (data) => data.text.includes("Shared <b>title</b>")
-      ), { every: "100 millis" }))
+      yield* Effect.ignore(Wait.until(
+        "OpenCode to sync the shared session",
+        Effect.map(
+          call(`${url!.replace("/share/", "/api/share/")}/data`),
+          (data) => data.text.includes("Shared <b>title</b>")
+        ),
+        { every: "100 millis" }
+      ))
       const data = yield* call(`${url!.replace("/share/", "/api/share/")}/data`)
       assert.strictEqual(data.status, 200)
       assert.include(data.text, "\"type\":\"session\"")
@@ -177,18 +181,30 @@ describe("the viewer in a real browser", () => {
         Effect.promise(() =>
           chromium.launch({
             executablePath: CHROMIUM,
-            args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+            args: [
+              "--no-sandbox",
+              "--disable-gpu",
+              "--disable-quic",
+              "--no-first-run",
+              "--disable-background-networking",
+              "--disable-component-update",
+              "--disable-sync"
+            ]
           })
         ),
         (b) => Effect.promise(() => b.close())
       )
       const page = yield* Effect.promise(() => browser.newPage())
       let heading = ""
-      yield* Effect.ignore(Wait.until("the viewer to show the title", Effect.gen(function*() {
-        yield* Effect.promise(() => page.goto(url))
-        heading = yield* Effect.promise(() => page.locator("h1").innerText())
-        return heading === "Seen in Chromium ✓"
-      }), { every: "100 millis" }))
+      yield* Effect.ignore(Wait.until(
+        "the viewer to show the title",
+        Effect.gen(function*() {
+          yield* Effect.promise(() => page.goto(url))
+          heading = yield* Effect.promise(() => page.locator("h1").innerText())
+          return heading === "Seen in Chromium ✓"
+        }),
+        { every: "100 millis" }
+      ))
       assert.strictEqual(heading, "Seen in Chromium ✓")
       assert.strictEqual(yield* Effect.promise(() => page.title()), "Seen in Chromium ✓")
       yield* client.unshare(session.id)

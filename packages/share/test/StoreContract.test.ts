@@ -23,8 +23,7 @@ const contract = (name: string, makeStore: Effect.Effect<ShareStore.Service, unk
       expiresAt: null,
       ...over
     })
-    const withStore = <A>(f: (store: ShareStore.Service) => Effect.Effect<A, unknown>) =>
-      Effect.scoped(Effect.flatMap(makeStore, f))
+    const withStore = <A>(f: (store: ShareStore.Service) => Effect.Effect<A, unknown>) => Effect.scoped(Effect.flatMap(makeStore, f))
 
     it.live("create, find, items, remove", () =>
       withStore((store) =>
@@ -40,34 +39,40 @@ const contract = (name: string, makeStore: Effect.Effect<ShareStore.Service, unk
           assert.isTrue(Option.isNone(yield* store.find(share.id)))
           assert.isFalse(yield* store.sync(share.id, [{ type: "session", data: { id: "ses_x" } }]), "no sync to a removed share")
           yield* store.check
-        })), 60_000)
+        })
+      ), 60_000)
 
-    it.live("sync keeps the latest of each key; the same sync twice changes nothing; a late older version never wins", () =>
-      withStore((store) =>
-        Effect.gen(function*() {
-          const share = record()
-          yield* store.create(share)
-          const session = (updated: number, title: string) => ({ type: "session", data: { id: "ses_x", title, time: { created: 1, updated } } })
-          const part = (text: string) => ({ type: "part", data: { id: "prt_1", messageID: "msg_1", type: "text", text, time: { start: 5 } } })
-          const message = { type: "message", data: { id: "msg_1", role: "user", time: { created: 4 } } }
-          const sync = [session(10, "first"), message, part("a"), { type: "model", data: [{ id: "m" }] }]
-          assert.isTrue(yield* store.sync(share.id, sync))
-          assert.isTrue(yield* store.sync(share.id, sync), "idempotent")
-          const once = Option.getOrThrow(yield* store.items(share.id))
-          assert.strictEqual(once.length, 4)
-          assert.deepStrictEqual(once.find((i) => i.type === "model")?.data, [{ id: "m" }], "arrays stay arrays")
+    it.live(
+      "sync keeps the latest of each key; the same sync twice changes nothing; a late older version never wins",
+      () =>
+        withStore((store) =>
+          Effect.gen(function*() {
+            const share = record()
+            yield* store.create(share)
+            const session = (updated: number, title: string) => ({ type: "session", data: { id: "ses_x", title, time: { created: 1, updated } } })
+            const part = (text: string) => ({ type: "part", data: { id: "prt_1", messageID: "msg_1", type: "text", text, time: { start: 5 } } })
+            const message = { type: "message", data: { id: "msg_1", role: "user", time: { created: 4 } } }
+            const sync = [session(10, "first"), message, part("a"), { type: "model", data: [{ id: "m" }] }]
+            assert.isTrue(yield* store.sync(share.id, sync))
+            assert.isTrue(yield* store.sync(share.id, sync), "idempotent")
+            const once = Option.getOrThrow(yield* store.items(share.id))
+            assert.strictEqual(once.length, 4)
+            assert.deepStrictEqual(once.find((i) => i.type === "model")?.data, [{ id: "m" }], "arrays stay arrays")
 
-          yield* store.sync(share.id, [session(20, "newer"), part("ab")])
-          yield* store.sync(share.id, [session(15, "late and older")])
-          const items = Option.getOrThrow(yield* store.items(share.id))
-          assert.strictEqual((items.find((i) => i.type === "session")?.data as { title: string }).title, "newer")
-          assert.strictEqual((items.find((i) => i.type === "part")?.data as { text: string }).text, "ab", "no clock change: the later write wins")
-          // Within one sync too, the newest version of a key wins whatever its place.
-          yield* store.sync(share.id, [session(40, "newest"), session(30, "older in the same sync")])
-          const after = Option.getOrThrow(yield* store.items(share.id))
-          assert.strictEqual((after.find((i) => i.type === "session")?.data as { title: string }).title, "newest")
-          assert.strictEqual(after.length, 4)
-        })), 60_000)
+            yield* store.sync(share.id, [session(20, "newer"), part("ab")])
+            yield* store.sync(share.id, [session(15, "late and older")])
+            const items = Option.getOrThrow(yield* store.items(share.id))
+            assert.strictEqual((items.find((i) => i.type === "session")?.data as { title: string }).title, "newer")
+            assert.strictEqual((items.find((i) => i.type === "part")?.data as { text: string }).text, "ab", "no clock change: the later write wins")
+            // Within one sync too, the newest version of a key wins whatever its place.
+            yield* store.sync(share.id, [session(40, "newest"), session(30, "older in the same sync")])
+            const after = Option.getOrThrow(yield* store.items(share.id))
+            assert.strictEqual((after.find((i) => i.type === "session")?.data as { title: string }).title, "newest")
+            assert.strictEqual(after.length, 4)
+          })
+        ),
+      60_000
+    )
 
     it.live("concurrent syncs of one share all land", () =>
       withStore((store) =>
@@ -80,7 +85,8 @@ const contract = (name: string, makeStore: Effect.Effect<ShareStore.Service, unk
             { concurrency: 8 }
           )
           assert.strictEqual(Option.getOrThrow(yield* store.items(share.id)).length, 40)
-        })), 60_000)
+        })
+      ), 60_000)
 
     it.live("sweep removes what expired, and only that", () =>
       withStore((store) =>
@@ -96,7 +102,8 @@ const contract = (name: string, makeStore: Effect.Effect<ShareStore.Service, unk
           assert.isTrue(Option.isNone(yield* store.find(expired.id)))
           assert.isTrue(Option.isSome(yield* store.find(alive.id)))
           assert.isTrue(Option.isSome(yield* store.find(forever.id)))
-        })), 60_000)
+        })
+      ), 60_000)
   })
 
 contract("memory", Effect.map(Layer.build(ShareStore.layerMemory), Context.get(ShareStore.ShareStore)))
@@ -160,12 +167,13 @@ if (havePostgres) {
         // Clear what earlier tests left, then 60 expired shares.
         yield* storeA.sweep(Number.MAX_SAFE_INTEGER)
         const ids = Array.from({ length: 60 }, (_, i) => `sweep_${Date.now()}_${i}`.padEnd(24, "x"))
-        yield* Effect.forEach(ids, (id) =>
-          storeA.create({ id, sessionID: "ses_sweep", secretHash: "00", createdAt: 1, expiresAt: 2 }), { discard: true })
+        yield* Effect.forEach(ids, (id) => storeA.create({ id, sessionID: "ses_sweep", secretHash: "00", createdAt: 1, expiresAt: 2 }), { discard: true })
         // While another session (psql, as a sweeping replica would) holds the sweep lock, no sweep.
         const holder = yield* Effect.acquireRelease(
           Effect.sync(() =>
-            spawn("psql", [database!.url, "-c", `BEGIN; SELECT pg_advisory_xact_lock(${ShareStorePg.sweepLockKey}); SELECT pg_sleep(60); COMMIT;`], { stdio: "ignore" })
+            spawn("psql", [database!.url, "-c", `BEGIN; SELECT pg_advisory_xact_lock(${ShareStorePg.sweepLockKey}); SELECT pg_sleep(60); COMMIT;`], {
+              stdio: "ignore"
+            })
           ),
           (child) => Effect.sync(() => child.kill("SIGKILL"))
         )

@@ -56,8 +56,7 @@ export const at = (server: { readonly url: string; readonly password: Redacted.R
         if (!response.ok) throw new OtherClientError({ request: `${method} ${path}`, status: response.status, detail: text })
         return (text === "" ? undefined : JSON.parse(text)) as A
       },
-      catch: (error) =>
-        error instanceof OtherClientError ? error : new OtherClientError({ request: `${method} ${path}`, detail: String(error) })
+      catch: (error) => error instanceof OtherClientError ? error : new OtherClientError({ request: `${method} ${path}`, detail: String(error) })
     }).pipe(
       // A loaded server can close a kept-alive connection just as fetch reuses it ("fetch
       // failed", no answer at all). A read or a PATCH is safe to send again; a POST or DELETE is

@@ -82,8 +82,7 @@ export const make: Effect.Effect<PostgreSQL, Error, Scope.Scope> = Effect.gen(fu
   const options = `-p ${port} -k ${root} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200`
   const start = Effect.asVoid(run(join(bin, "pg_ctl"), ["-D", data, "-l", join(root, "log"), "-o", options, "-w", "-t", "60", "start"]))
   const stop = Effect.asVoid(run(join(bin, "pg_ctl"), ["-D", data, "-m", "fast", "-w", "stop"]))
-  yield* Effect.acquireRelease(start, () =>
-    Effect.ignore(run(join(bin, "pg_ctl"), ["-D", data, "-m", "immediate", "-w", "stop"])))
+  yield* Effect.acquireRelease(start, () => Effect.ignore(run(join(bin, "pg_ctl"), ["-D", data, "-m", "immediate", "-w", "stop"])))
   return { url: `postgres://postgres@127.0.0.1:${port}/postgres`, port, stop: Effect.orDie(stop), start: Effect.orDie(start) }
 })
 

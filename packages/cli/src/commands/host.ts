@@ -51,7 +51,9 @@ export const host = Command.make("host", {
     )
     if (o.debug) {
       process.stderr.write(`plue host: ${leaks.strings} string(s) never freed with plue_free_json\n`)
-      process.stderr.write(`plue host: ${leaks.handles.length} handle(s) never destroyed${leaks.handles.map((h) => `\n  handle ${h.handle} (${h.sessionId})`).join("")}\n`)
+      process.stderr.write(
+        `plue host: ${leaks.handles.length} handle(s) never destroyed${leaks.handles.map((h) => `\n  handle ${h.handle} (${h.sessionId})`).join("")}\n`
+      )
     }
     yield* Effect.flatMap(ExitStatus, (exit) => Ref.set(exit, status))
   }).pipe(

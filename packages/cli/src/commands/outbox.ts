@@ -58,7 +58,9 @@ const flush = Command.make("flush", { ...Connection.options, json: jsonFlag }, (
     if (o.json) yield* Console.log(json(left))
     else {
       for (const item of left) {
-        yield* Effect.sync(() => process.stderr.write(`plue: ${item.opId} (${item.kind} of ${item.sessionId}) ${item.state}: ${sanitize(describeItem(item))}\n`))
+        yield* Effect.sync(() =>
+          process.stderr.write(`plue: ${item.opId} (${item.kind} of ${item.sessionId}) ${item.state}: ${sanitize(describeItem(item))}\n`)
+        )
       }
       if (left.length === 0) yield* Console.log("everything applied")
     }

@@ -44,7 +44,9 @@ const sessionId = Args.text({ name: "ID" }).pipe(
 const sessionIds = sessionId.pipe(Args.atLeast(1))
 const badId = (text: string) =>
   new UsageError({
-    message: `Invalid session id '${sanitize(text.slice(0, 48))}': a session id is ses_ followed by 1-64 ASCII letters or digits, like ses_df557fc75ffe8uAWx0P0wTjSPl`
+    message: `Invalid session id '${
+      sanitize(text.slice(0, 48))
+    }': a session id is ses_ followed by 1-64 ASCII letters or digits, like ses_df557fc75ffe8uAWx0P0wTjSPl`
   })
 
 const withClient = <A, E, R>(
@@ -114,9 +116,13 @@ const create = Command.make("create", {
       return yield* print(o.json, made, () =>
         made.opId === undefined ? `created ${made.id}  ${sanitize(made.title)}` : `queued ${made.opId}  created ${made.id}  ${sanitize(made.title)}`)
     }
-    const session = yield* withClient(o, Effect.flatMap(OpenCodeClient.OpenCodeClient, (c) =>
-      c.create({ parentID, title: Option.getOrUndefined(o.title) })))
-    yield* print(o.json, session, () => `created ${session.id}  ${sanitize(session.title)}`)
+    const session = yield* withClient(
+      o,
+      Effect.flatMap(OpenCodeClient.OpenCodeClient, (c) =>
+        c.create({ parentID, title: Option.getOrUndefined(o.title) }))
+    )
+    yield* print(o.json, session, () =>
+      `created ${session.id}  ${sanitize(session.title)}`)
   })).pipe(describe("Create a session", [
     "plue session create --title \"Refactor the parser\"",
     "plue session create --parent ses_df557fc75ffe8uAWx0P0wTjSPl --json"
@@ -144,10 +150,10 @@ const list = Command.make("list", {
 
 const get = Command.make("get", { ...Connection.options, id: sessionId, json: jsonFlag }, (o) =>
   Effect.gen(function*() {
-      const id = o.id
-      const session = yield* withClient(o, Effect.flatMap(OpenCodeClient.OpenCodeClient, (c) => c.get(id)))
-      yield* print(o.json, session, () => details(session))
-    })).pipe(describe("Show one session", ["plue session get ses_df557fc75ffe8uAWx0P0wTjSPl"]))
+    const id = o.id
+    const session = yield* withClient(o, Effect.flatMap(OpenCodeClient.OpenCodeClient, (c) => c.get(id)))
+    yield* print(o.json, session, () => details(session))
+  })).pipe(describe("Show one session", ["plue session get ses_df557fc75ffe8uAWx0P0wTjSPl"]))
 
 const title = Command.make("title", {
   ...Connection.options,
@@ -178,39 +184,39 @@ const init = Command.make("init", {
   json: jsonFlag
 }, (o) =>
   Effect.gen(function*() {
-      const id = o.id
-      const model = `${o.provider}/${o.model}`
-      // Through the session manager, so the run's progress (the server's own status for the
-      // session included) drives the indicator.
-      yield* Effect.gen(function*() {
-        const [{ SessionManager: Manager }, { SessionEvents }] = yield* Effect.promise(() =>
-          Promise.all([import("@plue/core/SessionManager"), import("@plue/core/SessionEvents")])
-        )
-        const manager = yield* Manager
-        const events = yield* SessionEvents
-        const handle = yield* manager.open(id)
-        const run = Indicator.show(`initializing ${id} with ${model}`, (indicator) =>
-          Effect.gen(function*() {
-            const progress = yield* events.subscribe
-            yield* Effect.forkScoped(Stream.runForEach(progress, (event) =>
-              Effect.sync(() => {
-                if (event._tag === "Progress" && event.kind === "initialize" && event.sessionId === id) {
-                  const text = Indicator.phaseText(event)
-                  if (text !== undefined) indicator.update(`initializing ${id} with ${model}: ${text}`)
-                }
-              })))
-            return yield* manager.initialize(handle, { providerID: o.provider, modelID: o.model })
-          }).pipe(Effect.scoped), { json: o.json })
-        return yield* Effect.ensuring(run, Effect.ignore(manager.destroy(handle)))
-      }).pipe(Effect.provide(Connection.managerLayer(o))).pipe(
-        // OpenCode answers an unknown provider or model with a bare 500: say which flags to check.
-        Effect.catchTags({
-          BadRequest: (e) => Effect.fail(new InitFailed({ sessionId: id, model: `${o.provider}/${o.model}`, detail: `${e.status}: ${e.detail}` })),
-          ServerError: (e) => Effect.fail(new InitFailed({ sessionId: id, model: `${o.provider}/${o.model}`, detail: `${e.status}: ${e.detail}` }))
-        })
+    const id = o.id
+    const model = `${o.provider}/${o.model}`
+    // Through the session manager, so the run's progress (the server's own status for the
+    // session included) drives the indicator.
+    yield* Effect.gen(function*() {
+      const [{ SessionManager: Manager }, { SessionEvents }] = yield* Effect.promise(() =>
+        Promise.all([import("@plue/core/SessionManager"), import("@plue/core/SessionEvents")])
       )
-      yield* print(o.json, { initialized: id }, () => `initialized ${id} with ${o.provider}/${o.model}`)
-    })).pipe(describe("Run OpenCode's init (AGENTS.md) turn on a model; waits for it to end", [
+      const manager = yield* Manager
+      const events = yield* SessionEvents
+      const handle = yield* manager.open(id)
+      const run = Indicator.show(`initializing ${id} with ${model}`, (indicator) =>
+        Effect.gen(function*() {
+          const progress = yield* events.subscribe
+          yield* Effect.forkScoped(Stream.runForEach(progress, (event) =>
+            Effect.sync(() => {
+              if (event._tag === "Progress" && event.kind === "initialize" && event.sessionId === id) {
+                const text = Indicator.phaseText(event)
+                if (text !== undefined) indicator.update(`initializing ${id} with ${model}: ${text}`)
+              }
+            })))
+          return yield* manager.initialize(handle, { providerID: o.provider, modelID: o.model })
+        }).pipe(Effect.scoped), { json: o.json })
+      return yield* Effect.ensuring(run, Effect.ignore(manager.destroy(handle)))
+    }).pipe(Effect.provide(Connection.managerLayer(o))).pipe(
+      // OpenCode answers an unknown provider or model with a bare 500: say which flags to check.
+      Effect.catchTags({
+        BadRequest: (e) => Effect.fail(new InitFailed({ sessionId: id, model: `${o.provider}/${o.model}`, detail: `${e.status}: ${e.detail}` })),
+        ServerError: (e) => Effect.fail(new InitFailed({ sessionId: id, model: `${o.provider}/${o.model}`, detail: `${e.status}: ${e.detail}` }))
+      })
+    )
+    yield* print(o.json, { initialized: id }, () => `initialized ${id} with ${o.provider}/${o.model}`)
+  })).pipe(describe("Run OpenCode's init (AGENTS.md) turn on a model; waits for it to end", [
     "plue session init ses_df557fc75ffe8uAWx0P0wTjSPl --provider anthropic --model claude-sonnet-4"
   ]))
 
@@ -260,7 +266,9 @@ const remove = Command.make("delete", {
     if (o.dryRun) {
       const chosen = yield* Effect.provide(
         Effect.gen(function*() {
-          const { SessionManager: Manager } = yield* Effect.promise(() => import("@plue/core/SessionManager"))
+          const { SessionManager: Manager } = yield* Effect.promise(() =>
+            import("@plue/core/SessionManager")
+          )
           return yield* select(yield* Manager)
         }),
         Connection.managerLayer(o)
@@ -269,8 +277,7 @@ const remove = Command.make("delete", {
       for (const s of chosen) yield* Console.log(`would delete ${s.id}${s.title !== undefined ? `  ${sanitize(s.title)}` : ""}`)
       return yield* Console.log(`would delete ${chosen.length} session${chosen.length === 1 ? "" : "s"} (dry run: nothing was deleted)`)
     }
-    yield* Bulk.run(o, "delete", o.json, (manager) =>
-      Effect.map(select(manager), (chosen) => chosen.map((s) => ({ op: "delete" as const, session: s.id }))))
+    yield* Bulk.run(o, "delete", o.json, (manager) => Effect.map(select(manager), (chosen) => chosen.map((s) => ({ op: "delete" as const, session: s.id }))))
   })).pipe(describe("Delete sessions and all their children", [
     "plue session delete ses_df557fc75ffe8uAWx0P0wTjSPl",
     "plue session delete --older-than 30d --dry-run"
@@ -288,29 +295,29 @@ const abort = Command.make("abort", { ...Connection.options, ids: sessionIds, js
 
 const share = Command.make("share", { ...Connection.options, id: sessionId, json: jsonFlag }, (o) =>
   Effect.gen(function*() {
-      const id = o.id
-      const result = yield* withHandle(o, id, (manager, handle) => manager.share(handle)).pipe(
-        Effect.catchTag("ServerError", (e) => Effect.fail(new ShareFailed({ sessionId: id, detail: `${e.status}: ${e.detail}` })))
-      )
-      const dies = yield* Connection.sharesDieWithCommand(o)
-      const note = "(served by this command: the link stops working when it exits; use plue share-server for one that lasts)"
-      const value = {
-        url: result.url,
-        ...(result.secret !== undefined ? { secret: result.secret, expiresAt: result.expiresAt ?? null } : {}),
-        ...(dies ? { diesWithCommand: true } : {}),
-        session: result.session
-      }
-      yield* print(o.json, value, () =>
-        [
-          dies ? `${result.url}  ${note}` : result.url,
-          ...(result.secret !== undefined
-            ? [
-              `secret  ${result.secret}  (keep it: it revokes the share)`,
-              `expires ${result.expiresAt == null ? "never" : localTime(result.expiresAt)}`
-            ]
-            : [])
-        ].join("\n"))
-    })).pipe(describe("Share a session and print its URL (and, when the share service is plue's own, its owner secret and expiry)", [
+    const id = o.id
+    const result = yield* withHandle(o, id, (manager, handle) => manager.share(handle)).pipe(
+      Effect.catchTag("ServerError", (e) => Effect.fail(new ShareFailed({ sessionId: id, detail: `${e.status}: ${e.detail}` })))
+    )
+    const dies = yield* Connection.sharesDieWithCommand(o)
+    const note = "(served by this command: the link stops working when it exits; use plue share-server for one that lasts)"
+    const value = {
+      url: result.url,
+      ...(result.secret !== undefined ? { secret: result.secret, expiresAt: result.expiresAt ?? null } : {}),
+      ...(dies ? { diesWithCommand: true } : {}),
+      session: result.session
+    }
+    yield* print(o.json, value, () =>
+      [
+        dies ? `${result.url}  ${note}` : result.url,
+        ...(result.secret !== undefined
+          ? [
+            `secret  ${result.secret}  (keep it: it revokes the share)`,
+            `expires ${result.expiresAt == null ? "never" : localTime(result.expiresAt)}`
+          ]
+          : [])
+      ].join("\n"))
+  })).pipe(describe("Share a session and print its URL (and, when the share service is plue's own, its owner secret and expiry)", [
     "plue session share ses_df557fc75ffe8uAWx0P0wTjSPl",
     "plue session share ses_df557fc75ffe8uAWx0P0wTjSPl --json"
   ]))

@@ -22,8 +22,7 @@ import { ShareStoreUnavailable, UsageError } from "../Errors.js"
 /** `never`, or a duration such as `24 hours` or `30 minutes`. */
 const Ttl = Schema.String.pipe(
   Schema.filter((text) => text === "never" || Option.isSome(Duration.decodeUnknown(text)), {
-    message: (issue) =>
-      `--ttl: '${String(issue.actual)}' is not a duration; write it like --ttl "24 hours", --ttl "30 minutes" or --ttl never`
+    message: (issue) => `--ttl: '${String(issue.actual)}' is not a duration; write it like --ttl "24 hours", --ttl "30 minutes" or --ttl never`
   })
 )
 
@@ -84,15 +83,15 @@ export const shareServer = Command.make("share-server", {
       ? ShareStore.layerFile(directory).pipe(
         Layer.mapError((e) => new UsageError({ message: `--data: cannot use ${directory}: ${e.message}` }))
       )
-      : Layer.unwrapEffect(Effect.promise(() => import("@plue/share/ShareStorePg")).pipe(
-        Effect.map((ShareStorePg) =>
-          ShareStorePg.layer({ url: database }).pipe(
-            Layer.mapError((e) =>
-              new ShareStoreUnavailable({ message: `--store: cannot use the database at ${redactUrl(database)}: ${e.message}` })
+      : Layer.unwrapEffect(
+        Effect.promise(() => import("@plue/share/ShareStorePg")).pipe(
+          Effect.map((ShareStorePg) =>
+            ShareStorePg.layer({ url: database }).pipe(
+              Layer.mapError((e) => new ShareStoreUnavailable({ message: `--store: cannot use the database at ${redactUrl(database)}: ${e.message}` }))
             )
           )
         )
-      ))
+      )
     const where = database === undefined ? `data in ${directory}` : `shares in PostgreSQL at ${redactUrl(database)}`
     const ttl = o.ttl === "never" ? "never" as const : Duration.decode(o.ttl as Duration.DurationInput)
     // The address is known once the server listens (`--port 0` picks one): share URLs use it.

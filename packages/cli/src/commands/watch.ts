@@ -45,7 +45,9 @@ const describe = (event: SessionEvents.Delivery | SessionEvents.Snapshot): strin
     case "Cancelled":
       return `cancelled ${event.sessionId}  ${event.kind} ${event.opId} by ${event.by}`
     case "Conflict":
-      return `conflict  ${event.sessionId}  ${event.opId}: base ${sanitize(JSON.stringify(event.base))}, local ${sanitize(JSON.stringify(event.local))}, remote ${sanitize(JSON.stringify(event.remote))}`
+      return `conflict  ${event.sessionId}  ${event.opId}: base ${sanitize(JSON.stringify(event.base))}, local ${
+        sanitize(JSON.stringify(event.local))
+      }, remote ${sanitize(JSON.stringify(event.remote))}`
     case "Overwritten":
       return `overwritten ${event.sessionId}  ${event.opId} by ${sanitize(JSON.stringify(event.remote))}`
     case "DeadLettered":
@@ -89,8 +91,7 @@ export const watch = Command.make("watch", {
     // The sessions at connect as one snapshot, then only real changes. A refused password ends
     // the watch at once: retrying cannot help.
     yield* Effect.raceFirst(
-      Stream.runForEach(sync.watch, (event) =>
-        Console.log(o.json ? JSON.stringify(event) : `${localTime(Date.now())}  ${describe(event)}`)),
+      Stream.runForEach(sync.watch, (event) => Console.log(o.json ? JSON.stringify(event) : `${localTime(Date.now())}  ${describe(event)}`)),
       Connection.refused(sync)
     )
   }).pipe(

@@ -24,8 +24,7 @@ const PROGRESS_EVERY = 100
 type Success = Omit<Extract<Result, { readonly status: "ok" }>, "status" | "index" | "op">
 
 /** Operations on one session share a chain; a create without parent is a chain of its own. */
-const chainKey = (op: Operation, index: number): string =>
-  op.op === "create" ? (op.parent !== undefined ? `s:${op.parent}` : `c:${index}`) : `s:${op.session}`
+const chainKey = (op: Operation, index: number): string => op.op === "create" ? (op.parent !== undefined ? `s:${op.parent}` : `c:${index}`) : `s:${op.session}`
 
 /** The same operation with the same arguments. */
 const sameOperation = (a: Operation, b: Operation): boolean =>
@@ -100,7 +99,8 @@ export const run = (
           return withHandle(manager.open(op.session), (h) =>
             Effect.flatMap(manager.info(h), (before) => Effect.map(manager.delete(h), (deleted): Success => ({ session: before, deleted }))))
         case "abort":
-          return withHandle(manager.open(op.session), (h) => Effect.zipRight(manager.abort(h), Effect.map(manager.info(h), session)))
+          return withHandle(manager.open(op.session), (h) =>
+            Effect.zipRight(manager.abort(h), Effect.map(manager.info(h), session)))
         case "share":
           return withHandle(manager.open(op.session), (h) =>
             Effect.map(manager.share(h), (r): Success => ({

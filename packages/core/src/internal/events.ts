@@ -1,7 +1,7 @@
 import * as Sse from "@effect/experimental/Sse"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
+import type * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
@@ -72,9 +72,7 @@ export const eventStream = (pipeline: Pipeline, settings: ConnectionSettings): S
       response.stream.pipe(
         Stream.decodeText(),
         Stream.pipeThroughChannel(Sse.makeChannel()),
-        Stream.mapError((error) =>
-          new Unreachable({ request: target, reason: "reset", detail: `the event stream broke: ${error.message}` })
-        ),
+        Stream.mapError((error) => new Unreachable({ request: target, reason: "reset", detail: `the event stream broke: ${error.message}` })),
         Stream.timeoutFail(
           () => new Unreachable({ request: target, reason: "heartbeat", detail: `nothing received for ${Duration.format(silence)}` }),
           silence

@@ -17,15 +17,7 @@ import type * as OpenCodeClient from "../OpenCodeClient.js"
 import type { ConnectionSettings } from "../OpenCodeConnection.js"
 import type { OpenCodeError } from "../OpenCodeError.js"
 import type { Session } from "../OpenCodeSchema.js"
-import {
-  type Choice,
-  type DeadLetter,
-  type Item,
-  type Operation,
-  OperationNotFound,
-  OutboxError,
-  type Settings
-} from "../Outbox.js"
+import { type Choice, type DeadLetter, type Item, type Operation, OperationNotFound, OutboxError, type Settings } from "../Outbox.js"
 import type * as SessionCache from "../SessionCache.js"
 import type * as SessionEvents from "../SessionEvents.js"
 import type * as SessionSync from "../SessionSync.js"
@@ -65,8 +57,7 @@ type Outcome =
   | { readonly _tag: "Conflict"; readonly remote: string }
 
 /** Worth trying again later: the server did not answer, or failed on its side. */
-const isTransient = (error: OpenCodeError) =>
-  error._tag === "Unreachable" || error._tag === "ServerError" || error._tag === "ProtocolError"
+const isTransient = (error: OpenCodeError) => error._tag === "Unreachable" || error._tag === "ServerError" || error._tag === "ProtocolError"
 
 const PARALLEL_SESSIONS = 8
 
@@ -155,8 +146,7 @@ export const make = (deps: {
     const outcome = <A>(effect: Effect.Effect<A, OpenCodeError>, onSuccess: (a: A) => Effect.Effect<Outcome, OpenCodeError>) =>
       effect.pipe(
         Effect.flatMap(onSuccess),
-        Effect.catchAll((error): Effect.Effect<Outcome> =>
-          Effect.succeed(isTransient(error) ? { _tag: "Transient", error } : { _tag: "Permanent", error }))
+        Effect.catchAll((error): Effect.Effect<Outcome> => Effect.succeed(isTransient(error) ? { _tag: "Transient", error } : { _tag: "Permanent", error }))
       )
 
     const sendTitle = (op: Extract<Operation, { kind: "title" }>, text: string) =>
@@ -322,7 +312,9 @@ export const make = (deps: {
     /** The session's operations that still wait: their callers learn that they are queued. */
     const settleWaiting = (sessionId: SessionId) =>
       Effect.forEach(bySession.get(sessionId) ?? [], (op) =>
-        settle(op.opId, op.kind === "title" && op.conflict !== undefined ? { _tag: "Conflict", opId: op.opId } : { _tag: "Queued", opId: op.opId }), { discard: true })
+        settle(op.opId, op.kind === "title" && op.conflict !== undefined ? { _tag: "Conflict", opId: op.opId } : { _tag: "Queued", opId: op.opId }), {
+        discard: true
+      })
 
     // --- replay -------------------------------------------------------------------------
 
@@ -334,7 +326,9 @@ export const make = (deps: {
     const work = (sessionId: SessionId, done: Deferred.Deferred<void>): Effect.Effect<void> => {
       const stop = Effect.gen(function*() {
         yield* settleWaiting(sessionId)
-        if (running.get(sessionId) === done) running.delete(sessionId)
+        if (running.get(sessionId) === done) {
+          running.delete(sessionId)
+        }
         yield* Deferred.succeed(done, undefined)
       })
       return Effect.gen(function*() {
@@ -348,9 +342,16 @@ export const make = (deps: {
             inflight.add(first.opId)
             return first
           }))
-          if (head === undefined) return
+          if (head === undefined) {
+            return
+          }
           const result = yield* sending.withPermits(1)(attempt(head))
-          const recorded = yield* locked(Effect.either(Effect.ensuring(record(head, result), Effect.sync(() => inflight.delete(head.opId)))))
+          const recorded = yield* locked(Effect.either(Effect.ensuring(
+            record(head, result),
+            Effect.sync(() =>
+              inflight.delete(head.opId)
+            )
+          )))
           if (recorded._tag === "Left") yield* Effect.logWarning(`plue outbox: ${recorded.left.message}`)
           if (result._tag === "Transient") {
             offline = true
@@ -361,10 +362,12 @@ export const make = (deps: {
             return
           }
         }
-      }).pipe(Effect.onInterrupt(() => Effect.sync(() => {
-        if (running.get(sessionId) === done) running.delete(sessionId)
-        Deferred.unsafeDone(done, Exit.void)
-      })))
+      }).pipe(Effect.onInterrupt(() =>
+        Effect.sync(() => {
+          if (running.get(sessionId) === done) running.delete(sessionId)
+          Deferred.unsafeDone(done, Exit.void)
+        })
+      ))
     }
 
     const wake: Effect.Effect<void> = Effect.suspend(() => {
@@ -414,7 +417,8 @@ export const make = (deps: {
               const probed = yield* Effect.either(client.probeCreateWithId)
               if (probed._tag === "Right") createRoute = probed.right
               yield* wake
-            }))
+            })
+          )
         ))
     })
     yield* Effect.forkScoped(Effect.gen(function*() {

@@ -135,8 +135,7 @@ const serverDetail = (body: string): string => {
  * `sleep` in another that only interrupts it, and the waiting fiber is interrupted (not awaited)
  * once `self` is done.
  */
-const withDeadline = <E2>(duration: Duration.Duration, onTimeout: () => E2) =>
-<A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | E2, R> =>
+const withDeadline = <E2>(duration: Duration.Duration, onTimeout: () => E2) => <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | E2, R> =>
   Effect.uninterruptibleMask((restore) =>
     Effect.flatMap(Effect.fork(restore(self)), (fiber) => {
       let timedOut = false
@@ -257,8 +256,10 @@ export const makePipeline = (settings: ConnectionSettings, base: HttpClient.Http
         new ProtocolError({ request: target, what: "the JSON body", detail: `${describe(cause)}; body starts ${JSON.stringify(body.slice(0, 80))}` })
       )
     }
-    return Either.mapLeft(decoderFor(spec.decode)(json), (error) =>
-      new ProtocolError({ request: target, what: "the response body", detail: ParseResult.TreeFormatter.formatErrorSync(error) }))
+    return Either.mapLeft(
+      decoderFor(spec.decode)(json),
+      (error) => new ProtocolError({ request: target, what: "the response body", detail: ParseResult.TreeFormatter.formatErrorSync(error) })
+    )
   }
 
   const timedOut = (target: Target, what: string, timeout: Duration.Duration) => () =>
@@ -276,14 +277,12 @@ export const makePipeline = (settings: ConnectionSettings, base: HttpClient.Http
     const transient = spec.idempotent && settings.retries > 0
     const storage = (spec.idempotent || spec.goneOnRetry !== undefined) && storageBudget > 0
     if (!(transient || storage) || settings.retryTokens <= 0) return attempt
-    const kindOf = (error: OpenCodeError) =>
-      transient && isTransient(error) ? "transient" : storage && storageErrors.has(error) ? "storage" : undefined
+    const kindOf = (error: OpenCodeError) => transient && isTransient(error) ? "transient" : storage && storageErrors.has(error) ? "storage" : undefined
     // The retry machinery is entered only after a first failure that may be retried: the usual
     // call pays for one clock read. The storage budget counts from the start of the call.
     return Effect.clockWith((clock) => {
       const start = clock.unsafeCurrentTimeMillis()
-      return Effect.catchAll(attempt, (error) =>
-        kindOf(error) === undefined ? Effect.fail(error) : retrying(spec, attempt, kindOf, start, error))
+      return Effect.catchAll(attempt, (error) => kindOf(error) === undefined ? Effect.fail(error) : retrying(spec, attempt, kindOf, start, error))
     })
   }
 

@@ -67,10 +67,12 @@ type Operation = (handle: number, a: string | null, b: string | null) => Effect.
 
 /** A batch's results as C receives them: each failure also carries its plue_error `code`. */
 const bulkJson = (results: ReadonlyArray<SessionBulk.Result>): string =>
-  JSON.stringify(SessionBulk.encode(results).map((encoded, i) => {
-    const result = results[i]!
-    return result.status === "failed" ? { ...(encoded as object), code: errorCode(result.error) } : encoded
-  }))
+  JSON.stringify(
+    SessionBulk.encode(results).map((encoded, i) => {
+      const result = results[i]!
+      return result.status === "failed" ? { ...(encoded as object), code: errorCode(result.error) } : encoded
+    })
+  )
 
 /** A running dispatcher. */
 export interface Dispatcher<R> {
@@ -153,7 +155,13 @@ export const make = <R>(
         Effect.suspend((): Effect.Effect<Outcome, PlueError.SessionError> => {
           const choice = b === "local" || b === "remote" ? b : b?.startsWith("text:") ? { text: b.slice(5) } : undefined
           if (choice === undefined) {
-            return Effect.fail(new BadRequest({ request: { method: "plue_conflict_resolve", url: "choice" }, status: 400, detail: "choice must be \"local\", \"remote\" or \"text:\" followed by a title" }))
+            return Effect.fail(
+              new BadRequest({
+                request: { method: "plue_conflict_resolve", url: "choice" },
+                status: 400,
+                detail: "choice must be \"local\", \"remote\" or \"text:\" followed by a title"
+              })
+            )
           }
           return Effect.as(sessions.outbox.resolve(a ?? "", choice), none)
         }),

@@ -40,5 +40,4 @@ export const itemClock = (item: Item): number | null => {
 }
 
 /** Whether `next` may replace `previous`: a late, older version never overwrites a newer one. */
-export const supersedes = (next: number | null, previous: number | null): boolean =>
-  next === null || previous === null || next >= previous
+export const supersedes = (next: number | null, previous: number | null): boolean => next === null || previous === null || next >= previous
