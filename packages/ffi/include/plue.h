@@ -1395,7 +1395,15 @@ static int plue__start(const plue_options *options) {
     }
     rc = plue__send_frame(sv[0], PLUE__WIRE_HELLO, 0, PLUE__API_VERSION, 0, hello, NULL);
     free(hello);
-    if (rc != 0) { code = PLUE_ERR_NOT_BOUND; snprintf(message, sizeof message, "plue_init: the plue sidecar `%s serve` closed its socket at once", command); goto failed; }
+    if (rc != 0) {
+        /* The sidecar closed its end before reading HELLO: it is exiting (or was never plue). */
+        close(sv[0]);
+        sv[0] = -1;
+        status = plue__reap(pid, PLUE__REAP_GRACE_MS);
+        snprintf(message, sizeof message, "plue_init: the plue sidecar `%s serve` exited (status %d) at once, closing its socket before it was ready", command,
+                 status >= 0 && WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+        return plue__fail(PLUE_ERR_NOT_BOUND, message);
+    }
 
     /* Wait for READY (or FAILED, or the sidecar's exit), within the timeout. */
     deadline = plue__now_ms() + timeout;
