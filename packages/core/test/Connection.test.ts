@@ -1,10 +1,10 @@
 import { NodeHttpClient } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { ConfigProvider, Duration, Effect, Layer, Option, Redacted, Stream } from "effect"
-import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from "node:http"
-import type { AddressInfo } from "node:net"
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http"
 import * as OpenCodeClient from "../src/OpenCodeClient.js"
 import * as OpenCodeConnection from "../src/OpenCodeConnection.js"
+import * as Loopback from "@plue/testing/Loopback"
 
 // Protocol cases the real server cannot produce on demand (a 400 with a given body, a 401 on the
 // event stream, an event stream that never opens) are served by a plain loopback server that
@@ -16,30 +16,18 @@ interface Seen {
   readonly headers: IncomingHttpHeaders
 }
 
-const localServer = (handler: (req: IncomingMessage, res: ServerResponse) => void) =>
-  Effect.acquireRelease(
-    Effect.async<{ readonly url: string; readonly seen: Array<Seen>; readonly server: Server }>((resume) => {
-      const seen: Array<Seen> = []
-      const server = createServer((req, res) => {
-        seen.push({ method: req.method ?? "", url: req.url ?? "", headers: req.headers })
-        handler(req, res)
-      })
-      server.listen(0, "127.0.0.1", () => {
-        const { port } = server.address() as AddressInfo
-        resume(Effect.succeed({ url: `http://127.0.0.1:${port}`, seen, server }))
-      })
+const localServer = (handler: (req: IncomingMessage, res: ServerResponse) => void) => {
+  const seen: Array<Seen> = []
+  return Effect.map(
+    Loopback.serve((req, res) => {
+      seen.push({ method: req.method ?? "", url: req.url ?? "", headers: req.headers })
+      handler(req, res)
     }),
-    ({ server }) =>
-      Effect.async<void>((resume) => {
-        server.closeAllConnections()
-        server.close(() => resume(Effect.void))
-      })
+    ({ url, server }) => ({ url, seen, server })
   )
+}
 
-const clientFor = (url: string, options: Partial<OpenCodeConnection.Options> = {}) =>
-  Layer.build(Layer.mergeAll(OpenCodeConnection.layer({ url, ...options }), NodeHttpClient.layerUndici)).pipe(
-    Effect.flatMap((context) => Effect.provide(OpenCodeClient.make, context))
-  )
+const clientFor = Loopback.client
 
 const session = { id: "ses_abc", slug: "s", projectID: "p", directory: "/", title: "t", version: "1", time: { created: 1, updated: 2 } }
 

@@ -1,11 +1,9 @@
-import { NodeHttpClient } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { ConfigProvider, Duration, Effect, Either, Fiber, Layer, Schedule, TestClock } from "effect"
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
-import type { AddressInfo } from "node:net"
+import { ConfigProvider, Duration, Effect, Either, Fiber, Schedule, TestClock } from "effect"
+import type { IncomingMessage, Server } from "node:http"
 import { makeRetryTokens, storageSchedule, transientSchedule } from "../src/internal/retry.js"
-import * as OpenCodeClient from "../src/OpenCodeClient.js"
 import * as OpenCodeConnection from "../src/OpenCodeConnection.js"
+import * as Loopback from "@plue/testing/Loopback"
 
 // The retry schedules and the per-connection retry budget on the TestClock; then which calls are
 // retried on OpenCode's storage error, against a loopback server that answers it on demand (the
@@ -142,36 +140,24 @@ const storageError = { name: "UnknownError", data: { message: "Unexpected server
 const session = { id: "ses_abc", slug: "s", projectID: "p", directory: "/", title: "t", version: "1", time: { created: 1, updated: 2 } }
 
 /** A loopback server: `answer(request, how many times this METHOD /path was seen before)`. */
-const stub = (answer: (req: IncomingMessage, before: number) => readonly [number, unknown]) =>
-  Effect.acquireRelease(
-    Effect.async<Stub & { readonly server: Server }>((resume) => {
-      const seen: Array<string> = []
-      const server = createServer((req, res: ServerResponse) => {
-        const key = `${req.method} ${new URL(req.url ?? "/", "http://x").pathname}`
-        const before = seen.filter((s) => s === key).length
-        seen.push(key)
-        req.resume()
-        req.on("end", () => {
-          const [status, body] = answer(req, before)
-          res.writeHead(status, { "content-type": "application/json" }).end(body === undefined ? "" : JSON.stringify(body))
-        })
-      })
-      server.listen(0, "127.0.0.1", () => {
-        const { port } = server.address() as AddressInfo
-        resume(Effect.succeed({ url: `http://127.0.0.1:${port}`, seen, server }))
+const stub = (answer: (req: IncomingMessage, before: number) => readonly [number, unknown]) => {
+  const seen: Array<string> = []
+  return Effect.map(
+    Loopback.serve((req, res) => {
+      const key = `${req.method} ${new URL(req.url ?? "/", "http://x").pathname}`
+      const before = seen.filter((s) => s === key).length
+      seen.push(key)
+      req.resume()
+      req.on("end", () => {
+        const [status, body] = answer(req, before)
+        res.writeHead(status, { "content-type": "application/json" }).end(body === undefined ? "" : JSON.stringify(body))
       })
     }),
-    ({ server }) =>
-      Effect.async<void>((resume) => {
-        server.closeAllConnections()
-        server.close(() => resume(Effect.void))
-      })
+    ({ server, url }): Stub & { readonly server: Server } => ({ url, seen, server })
   )
+}
 
-const clientFor = (url: string, options: Partial<OpenCodeConnection.Options> = {}) =>
-  Layer.build(Layer.mergeAll(OpenCodeConnection.layer({ url, ...options }), NodeHttpClient.layerUndici)).pipe(
-    Effect.flatMap((context) => Effect.provide(OpenCodeClient.make, context))
-  )
+const clientFor = Loopback.client
 
 /** Short waits, so that the loopback tests run in moments. */
 const fast = { storageRetryDelay: "10 millis", storageRetryMaxDelay: "40 millis", storageRetryBudget: "3 seconds" } as const

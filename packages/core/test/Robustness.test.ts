@@ -1,42 +1,26 @@
-import { NodeHttpClient } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { Chunk, Duration, Effect, Either, Fiber, Layer, Stream } from "effect"
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
-import type { AddressInfo } from "node:net"
+import { Chunk, Duration, Effect, Either, Fiber, Stream } from "effect"
+import type { IncomingMessage, ServerResponse } from "node:http"
 import * as Identifier from "../src/Identifier.js"
-import * as OpenCodeClient from "../src/OpenCodeClient.js"
-import * as OpenCodeConnection from "../src/OpenCodeConnection.js"
+import * as Loopback from "@plue/testing/Loopback"
 import * as Wait from "@plue/testing/Wait"
 
 /**
  * A loopback HTTP server under the test's control, recording every request it receives. Used
  * where the real server cannot show a behaviour on demand: silence, bad frames, closed ports.
  */
-const localServer = (handler: (req: IncomingMessage, res: ServerResponse) => void) =>
-  Effect.acquireRelease(
-    Effect.async<{ readonly url: string; readonly seen: Array<string>; readonly server: Server }>((resume) => {
-      const seen: Array<string> = []
-      const server = createServer((req, res) => {
-        seen.push(`${req.method} ${req.url}`)
-        handler(req, res)
-      })
-      server.listen(0, "127.0.0.1", () => {
-        const { port } = server.address() as AddressInfo
-        resume(Effect.succeed({ url: `http://127.0.0.1:${port}`, seen, server }))
-      })
+const localServer = (handler: (req: IncomingMessage, res: ServerResponse) => void) => {
+  const seen: Array<string> = []
+  return Effect.map(
+    Loopback.serve((req, res) => {
+      seen.push(`${req.method} ${req.url}`)
+      handler(req, res)
     }),
-    ({ server }) =>
-      Effect.async<void>((resume) => {
-        server.closeAllConnections()
-        server.close(() => resume(Effect.void))
-      })
+    ({ url, server }) => ({ url, seen, server })
   )
+}
 
-/** A client whose HTTP pool lives as long as the test's scope. */
-const clientFor = (url: string, options: Partial<OpenCodeConnection.Options> = {}) =>
-  Layer.build(Layer.mergeAll(OpenCodeConnection.layer({ url, ...options }), NodeHttpClient.layerUndici)).pipe(
-    Effect.flatMap((context) => Effect.provide(OpenCodeClient.make, context))
-  )
+const clientFor = Loopback.client
 
 const badIds = [
   "../x",
