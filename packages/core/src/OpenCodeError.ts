@@ -6,6 +6,9 @@
  */
 import * as Schema from "effect/Schema"
 
+/** A detail as the middle of a sentence: without the full stop it may end with (the message adds its own). */
+const clause = (text: string): string => text.trimEnd().replace(/[.\s]+$/, "")
+
 /**
  * Where a failed request went: method and path (never credentials).
  *
@@ -26,7 +29,7 @@ export class InvalidSessionId extends Schema.TaggedError<InvalidSessionId>("@plu
   { input: Schema.String, reason: Schema.String }
 ) {
   override get message(): string {
-    return `Invalid session id ${this.input}: ${this.reason}. Session ids look like ses_df557fc75ffe8uAWx0P0wTjSPl.`
+    return `Invalid session id ${this.input}: ${clause(this.reason)}. Session ids look like ses_df557fc75ffe8uAWx0P0wTjSPl.`
   }
 }
 
@@ -90,7 +93,7 @@ export class ServerError extends Schema.TaggedError<ServerError>("@plue/core/Ser
     const hint = this.status === 500 && this.attempts !== undefined && this.attempts > 1
       ? " OpenCode answers this while its database is locked by another process. The server log may say more."
       : " The server log may say more."
-    return `OpenCode failed on ${this.request.method} ${this.request.url} with status ${this.status}${tried}: ${this.detail}.${hint}`
+    return `OpenCode failed on ${this.request.method} ${this.request.url} with status ${this.status}${tried}: ${clause(this.detail)}.${hint}`
   }
 }
 
@@ -125,7 +128,7 @@ export class Unreachable extends Schema.TaggedError<Unreachable>("@plue/core/Unr
       transport: "transport failure"
     }[this.reason]
     return `OpenCode unreachable on ${this.request.method} ${this.request.url}: ${what}${
-      this.detail ? ` (${this.detail})` : ""
+      this.detail ? ` (${clause(this.detail)})` : ""
     }. Is the server running at that address?`
   }
 }

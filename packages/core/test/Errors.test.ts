@@ -100,6 +100,14 @@ describe("messages say what failed, where, and what to try", () => {
     assert.include(new OpenCodeError.Unauthorized({ request, status: 403, passwordSent: false }).message, "answered 403 to GET")
   })
 
+  it("a detail that ends with its own full stop does not make the sentence end with two", () => {
+    const server = new OpenCodeError.ServerError({ request, status: 500, detail: "database is locked. ", attempts: 3 }).message
+    assert.include(server, "(sent 3 times): database is locked. OpenCode answers this while its database is locked")
+    assert.notInclude(server, "..")
+    assert.notInclude(new OpenCodeError.Unreachable({ request, reason: "reset", detail: "socket closed." }).message, "..")
+    assert.notInclude(new OpenCodeError.InvalidSessionId({ input: "x", reason: "too short." }).message, "..")
+  })
+
   it("the bridge's errors", () => {
     assert.strictEqual(
       new PlueError.InvalidHandle({ handle: 7 }).message,
