@@ -90,9 +90,12 @@ export class ServerError extends Schema.TaggedError<ServerError>("@plue/core/Ser
 ) {
   override get message(): string {
     const tried = this.attempts !== undefined && this.attempts > 1 ? ` (sent ${this.attempts} times)` : ""
-    const hint = this.status === 500 && this.attempts !== undefined && this.attempts > 1
+    const retried = this.attempts !== undefined && this.attempts > 1
+    const hint = this.status !== 500
+      ? " The server log may say more."
+      : retried
       ? " OpenCode answers this while its database is locked by another process. The server log may say more."
-      : " The server log may say more."
+      : " OpenCode also answers this while its database is locked by another process. The server log may say more."
     return `OpenCode failed on ${this.request.method} ${this.request.url} with status ${this.status}${tried}: ${clause(this.detail)}.${hint}`
   }
 }

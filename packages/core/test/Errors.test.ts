@@ -104,6 +104,12 @@ describe("messages say what failed, where, and what to try", () => {
     const server = new OpenCodeError.ServerError({ request, status: 500, detail: "database is locked. ", attempts: 3 }).message
     assert.include(server, "(sent 3 times): database is locked. OpenCode answers this while its database is locked")
     assert.notInclude(server, "..")
+    // Sent once (a plain create is never retried), a 500 still names the likely cause.
+    assert.include(
+      new OpenCodeError.ServerError({ request, status: 500, detail: "Unexpected server error" }).message,
+      "status 500: Unexpected server error. OpenCode also answers this while its database is locked by another process."
+    )
+    assert.notInclude(new OpenCodeError.ServerError({ request, status: 502, detail: "Bad gateway" }).message, "database")
     assert.notInclude(new OpenCodeError.Unreachable({ request, reason: "reset", detail: "socket closed." }).message, "..")
     assert.notInclude(new OpenCodeError.InvalidSessionId({ input: "x", reason: "too short." }).message, "..")
   })
