@@ -7,7 +7,9 @@
 // writes the cache under the system's temporary folder (one per bundle, Node and node flags),
 // later runs reuse it. V8 rejects a cache
 // made for another source or another V8, and the cache is then written afresh.
-// PLUE_COMPILE_CACHE=0 turns it off.
+// PLUE_COMPILE_CACHE=0 turns it off. So does NODE_V8_COVERAGE: V8 keeps no block coverage for
+// code it takes from a code cache (only whole functions are counted), so a measured run compiles
+// from the source.
 import { createHash } from "node:crypto"
 import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs"
 import { createRequire } from "node:module"
@@ -28,7 +30,7 @@ try {
   process.exit(1)
 }
 
-const useCache = process.env.PLUE_COMPILE_CACHE !== "0"
+const useCache = process.env.PLUE_COMPILE_CACHE !== "0" && !process.env.NODE_V8_COVERAGE
 const { mtimeMs, size } = statSync(bundle)
 const key = createHash("sha256").update(`${bundle}\0${size}\0${mtimeMs}\0${process.version}\0${process.arch}\0${process.execArgv.join(" ")}`).digest("hex")
 const cacheFile = join(tmpdir(), "plue-compile-cache", `${key.slice(0, 32)}.bin`)

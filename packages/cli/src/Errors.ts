@@ -193,7 +193,7 @@ export const outcomes: Mapping<CliError> = {
   NoBuiltInMatch: parse,
   UnclusteredFlag: parse,
   SessionNotFound: (e) => ({ code: ExitCode.notFound, line: e.message }),
-  SessionDeleted: (e) => ({ code: ExitCode.notFound, line: e.message }),
+  SessionDeleted: (e) => ({ code: ExitCode.notFound, line: `session ${e.sessionId} was deleted (by another client) while this command used it` }),
   Unauthorized: (e) => ({
     code: ExitCode.unauthorized,
     line: e.passwordSent

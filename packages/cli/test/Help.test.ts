@@ -41,5 +41,37 @@ describe("Help.ts describes the commands the framework parses", () => {
       for (const flag of documented) assert.isTrue(parsed.has(flag), `${flag} is in the help but not parsed`)
       for (const flag of parsed) assert.isTrue(documented.has(flag), `${flag} is parsed but not in the help`)
     })
+
+    it(`plue ${command.path.join(" ")} --help prints every flag the parser takes, and -h, --help`, () => {
+      const text = Help.render(command.path, false)
+      assert.include(text, `USAGE\n  ${Help.usage(command)}`)
+      const printed = new Set([...text.matchAll(/(?<![\w-])(--[a-z][a-z-]*|-[a-z])(?![\w-])/g)].map((m) => m[1]!))
+      for (const flag of frameworkFlags(find(command.path)!)) {
+        if (flag === "--help" || flag === "-h" || !builtIn.has(flag)) assert.isTrue(printed.has(flag), `${flag} is parsed but its help does not print it`)
+      }
+      assert.include(text, "-h, --help")
+      assert.isAtMost(text.split("\n").length, 50)
+    })
   }
+})
+
+describe("Help.check, the first look at a command line", () => {
+  it("the root's own flags go to the parser; any other flag before a command is a usage error", () => {
+    for (const argv of [["--completions", "bash"], ["--completions=zsh"], ["-v", "extra"], ["--log-level", "debug", "session", "list"]]) {
+      assert.deepStrictEqual(Help.check(argv), { _tag: "Parse", path: [] }, argv.join(" "))
+    }
+    const before = Help.check(["--json", "session", "list"])
+    assert.strictEqual(before._tag, "Usage")
+    assert.match((before as { message: string }).message, /^unknown flag '--json' for 'plue'; a command comes first: session, /)
+    const inGroup = Help.check(["session", "-j", "list"])
+    assert.match((inGroup as { message: string }).message, /^unknown flag '-j' for 'plue session'; a command comes first: create, list/)
+  })
+
+  it("after --, every word is an argument, even one that looks like a flag", () => {
+    assert.deepStrictEqual(Help.check(["session", "title", "ses_abc", "--", "--not-a-flag"]), { _tag: "Parse", path: ["session", "title"] })
+    const extra = Help.check(["session", "get", "--", "ses_abc", "-x"])
+    assert.match((extra as { message: string }).message, /^unexpected argument '-x'; usage: plue session get ID \[flags\]/)
+    // --help after -- is an argument, not a request for help.
+    assert.strictEqual(Help.check(["session", "get", "--", "--help"])._tag, "Parse")
+  })
 })

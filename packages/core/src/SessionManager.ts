@@ -463,8 +463,19 @@ export const make: Effect.Effect<
             return Option.getOrElse(cache.peek(sessionId), () => current)
           }), "title"),
     // OpenCode's own status for the session (busy, retrying the model) is relayed as progress.
+    // OpenCode answers an init whose session was deleted while it ran with a bare 500: a 404 on
+    // the session's own id then says it was deleted (SessionDeleted), not a server error.
     initialize: (handle, model) =>
-      within(handle, "initialize", (sessionId) => relayStatus(sessionId, Effect.asVoid(client.init(sessionId, model))), "initialize"),
+      within(handle, "initialize", (sessionId) =>
+        relayStatus(sessionId, Effect.asVoid(client.init(sessionId, model))).pipe(
+          Effect.catchTag("ServerError", (error) =>
+            client.get(sessionId).pipe(
+              Effect.matchEffect({
+                onFailure: (probe) => Effect.fail(probe._tag === "SessionNotFound" ? probe : error),
+                onSuccess: () => Effect.fail(error)
+              })
+            ))
+        ), "initialize"),
     delete: (handle) =>
       engine !== undefined
         ? within(handle, "delete", (sessionId) =>

@@ -55,8 +55,13 @@ const convertBody = (body: Body.HttpBody): Effect.Effect<Exclude<Undici.Dispatch
     case "Uint8Array":
     case "Raw":
       return Effect.succeed(body.body as Uint8Array)
-    case "FormData":
-      return Effect.succeed(body.formData as Undici.FormData)
+    case "FormData": {
+      // undici's request() encodes only a FormData of its own package: a global one (what
+      // HttpBody.formData takes) failed with "action is not a function". Its entries are copied.
+      const form = new Undici.FormData()
+      for (const [name, value] of body.formData as unknown as Iterable<[string, string | Blob]>) form.append(name, value)
+      return Effect.succeed(form)
+    }
     case "Stream":
       return NodeStream.toReadable(body.stream)
   }

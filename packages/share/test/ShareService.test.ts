@@ -1,7 +1,8 @@
 import { NodeHttpServer } from "@effect/platform-node"
 import { assert, describe, it, layer } from "@effect/vitest"
 import { Context, Effect, Exit, Layer, Option, Scope } from "effect"
-import { existsSync, mkdtempSync } from "node:fs"
+import { createHash } from "node:crypto"
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs"
 import { createServer } from "node:http"
 import { chromium } from "playwright-core"
 import { tmpdir } from "node:os"
@@ -61,6 +62,11 @@ layer(Live, { timeout: 120_000, excludeTestServices: true })("the share service 
       assert.isAtLeast(Buffer.from(secret, "base64url").length, 32, "256-bit secret")
       assert.isTrue(yield* service.validateShare(shareId, secret))
       assert.isFalse(yield* service.validateShare(shareId, `${secret}x`))
+      // Stored as its SHA-256 hash: the secret itself is in no file of the store.
+      const stored = readdirSync(dataDir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile())
+        .map((e) => readFileSync(join(e.parentPath, e.name), "utf8")).join("\n")
+      assert.include(stored, createHash("sha256").update(secret).digest("hex"))
+      assert.notInclude(stored, secret)
 
       // OpenCode syncs the session after creating the share.
       yield* Effect.ignore(Wait.until(

@@ -13,7 +13,13 @@ import * as Stream from "effect/Stream"
 import * as Connection from "../Connection.js"
 import { localTime, sanitize } from "../Output.js"
 
-const describe = (event: SessionEvents.Delivery | SessionEvents.Snapshot): string => {
+/**
+ * How `plue watch` shows one event to people (after the local time): a word for its kind, the
+ * session, what changed. Titles and texts from the server are sanitized (no control characters).
+ *
+ * @since 0.1.0
+ */
+export const describe = (event: SessionEvents.Delivery | SessionEvents.Snapshot): string => {
   switch (event._tag) {
     case "Snapshot":
       return [

@@ -247,7 +247,8 @@ export const makePipeline = (settings: ConnectionSettings, base: HttpClient.Http
 
   const classify = <A>(spec: Spec<A>, target: Target, status: number, body: string): Either.Either<A, OpenCodeError> => {
     if (status < 200 || status >= 300) return Either.left(failure(target, status, body, spec.sessionId))
-    if (spec.decode === undefined) return Either.right(undefined as A)
+    const schema = spec.decode
+    if (schema === undefined) return Either.right(undefined as A)
     let json: unknown
     try {
       json = JSON.parse(body)
@@ -257,9 +258,22 @@ export const makePipeline = (settings: ConnectionSettings, base: HttpClient.Http
       )
     }
     return Either.mapLeft(
-      decoderFor(spec.decode)(json),
-      (error) => new ProtocolError({ request: target, what: "the response body", detail: ParseResult.TreeFormatter.formatErrorSync(error) })
+      decoderFor(schema)(json),
+      (error) => new ProtocolError({ request: target, what: "the response body", detail: issues(schema, json, error) })
     )
+  }
+
+  /**
+   * What did not decode, on one line: each bad field's path and why (`title: Expected string,
+   * actual 42`), the first eight. The schema's own tree starts with the whole type on its first
+   * line, which is all a one-line report (the CLI, a C program's last error) would show. The hot
+   * path stops at the first issue; a failure is decoded again to name them all.
+   */
+  const issues = (schema: Schema.Schema<any, any>, json: unknown, first: ParseResult.ParseError): string => {
+    const every = Option.getOrElse(Either.getLeft(Schema.decodeUnknownEither(schema, { ...wireParseOptions, errors: "all" })(json)), () => first)
+    const all = ParseResult.ArrayFormatter.formatErrorSync(every)
+      .map((issue) => `${issue.path.length > 0 ? issue.path.join(".") : "the body"}: ${issue.message.replace(/\s+/g, " ")}`)
+    return all.length > 8 ? `${all.slice(0, 8).join("; ")}; and ${all.length - 8} more` : all.join("; ")
   }
 
   const timedOut = (target: Target, what: string, timeout: Duration.Duration) => () =>
