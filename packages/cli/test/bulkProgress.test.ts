@@ -4,11 +4,13 @@ import * as Platform from "@plue/testing/Platform"
 import * as Proxy from "@plue/testing/Proxy"
 import * as Spawn from "@plue/testing/Spawn"
 import * as TestServer from "@plue/testing/TestServer"
-import { assert, layer } from "@effect/vitest"
+import { assert, describe, it, layer } from "@effect/vitest"
 import { Effect, Exit, Layer, Redacted, Scope } from "effect"
 import { mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { progressText } from "../src/commands/bulk.js"
+import { flushText } from "../src/commands/outbox.js"
 import * as Plue from "./plue.js"
 
 // Progress of a batch (`plue session delete ID...`) and of `plue outbox flush` on stderr: through
@@ -49,6 +51,19 @@ const makeSessions = (n: number, title: string) =>
     OpenCodeClient.OpenCodeClient,
     (client) => Effect.forEach(Array.from({ length: n }, (_, i) => i), (i) => client.create({ title: `${title} ${i}` }), { concurrency: 4 })
   )
+
+describe("the progress lines' text", () => {
+  it("a batch: `deleting: 12 of 64 done, 1 failed` (the failed count once one has), a verb per operation; a flush the same way", () => {
+    assert.strictEqual(progressText("delete", 12, 1, 64), "deleting: 12 of 64 done, 1 failed")
+    assert.strictEqual(progressText("delete", 0, 0, 64), "deleting: 0 of 64 done")
+    assert.deepStrictEqual(
+      (["title", "abort", "share", "unshare"] as const).map((verb) => progressText(verb, 1, 0, 2)),
+      ["titling: 1 of 2 done", "aborting: 1 of 2 done", "sharing: 1 of 2 done", "unsharing: 1 of 2 done"]
+    )
+    assert.strictEqual(flushText(3, 1, 10), "flushing the outbox: 3 of 10 done, 1 failed")
+    assert.strictEqual(flushText(0, 0, 2), "flushing the outbox: 0 of 2 done")
+  })
+})
 
 layer(Live, { timeout: 600_000, excludeTestServices: true })("progress of batches and flushes on stderr", (it) => {
   it.scoped("a batch on a terminal: a coloured spinner `deleting: 0 of 3 done`, each line printed above it, never on its line", () =>
