@@ -66,25 +66,37 @@ describe("the progress lines' text", () => {
 })
 
 layer(Live, { timeout: 600_000, excludeTestServices: true })("progress of batches and flushes on stderr", (it) => {
-  it.scoped("a batch on a terminal: a coloured spinner `deleting: 0 of 3 done`, each line printed above it, never on its line", () =>
-    Effect.gen(function*() {
-      const env = yield* serverEnv
-      const ids = (yield* makeSessions(3, "progress batch")).map((s) => s.id)
-      const shown = yield* lockedUntil(
-        onTerminal(["session", "delete", ...ids, "--concurrency", "1"], env),
-        /deleting: 0 of 3 done/
-      )
-      assert.strictEqual(shown.code, 0, shown.stdout)
-      const screen = shown.stdout
-      // eslint-disable-next-line no-control-regex -- the escape codes are what this test looks for
-      assert.match(screen, /\r\x1b\[2K\x1b\[36m[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏]\x1b\[39m deleting: 0 of 3 done/)
-      for (const id of ids) {
-        // Each result line starts on an erased line (or a fresh one), never after the spinner's text.
-        assert.match(screen, new RegExp(`(\\r\\x1b\\[2K|\\n)deleted ${id}\\r?\\n`), id)
-      }
-      // eslint-disable-next-line no-control-regex -- the escape codes are what this test looks for
-      assert.match(screen, /(\r\x1b\[2K|\n)deleted 3 of 3\r?\n$/)
-    }), { timeout: 300_000 })
+  it.scoped(
+    "a batch on a terminal: a coloured spinner `deleting: 0 of 3 done`, each line printed above it, never on its line; NO_COLOR: no colour",
+    () =>
+      Effect.gen(function*() {
+        const env = yield* serverEnv
+        const ids = (yield* makeSessions(3, "progress batch")).map((s) => s.id)
+        const shown = yield* lockedUntil(
+          onTerminal(["session", "delete", ...ids, "--concurrency", "1"], env),
+          /deleting: 0 of 3 done/
+        )
+        assert.strictEqual(shown.code, 0, shown.stdout)
+        const screen = shown.stdout
+        // eslint-disable-next-line no-control-regex -- the escape codes are what this test looks for
+        assert.match(screen, /\r\x1b\[2K\x1b\[36m[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏]\x1b\[39m deleting: 0 of 3 done/)
+        for (const id of ids) {
+          // Each result line starts on an erased line (or a fresh one), never after the spinner's text.
+          assert.match(screen, new RegExp(`(\\r\\x1b\\[2K|\\n)deleted ${id}\\r?\\n`), id)
+        }
+        // eslint-disable-next-line no-control-regex -- the escape codes are what this test looks for
+        assert.match(screen, /(\r\x1b\[2K|\n)deleted 3 of 3\r?\n$/)
+
+        // NO_COLOR: the same spinner, without colour.
+        const more = (yield* makeSessions(2, "progress batch no colour")).map((s) => s.id)
+        const plain = yield* lockedUntil(onTerminal(["session", "delete", ...more], { ...env, NO_COLOR: "1" }), /deleting: 0 of 2 done/)
+        assert.strictEqual(plain.code, 0, plain.stdout)
+        assert.match(plain.stdout, /[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏] deleting: 0 of 2 done/)
+        // eslint-disable-next-line no-control-regex -- the escape codes are what this test looks for
+        assert.notMatch(plain.stdout, /\x1b\[\d*m/, "no colour under NO_COLOR")
+      }),
+    { timeout: 400_000 }
+  )
 
   it.scoped(
     "a batch under ACCESSIBLE=1, TERM=dumb or with --json on a terminal: plain `plue: deleting: ...` lines, no escape byte",
