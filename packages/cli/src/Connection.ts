@@ -318,7 +318,7 @@ export const outboxManagerLayer = (options: ConnectionOptions) =>
     ([SessionManager, SessionCache, SessionEvents, Outbox]) =>
       SessionManager.layer.pipe(
         Layer.provideMerge(SessionCache.layer()),
-        Layer.provide(Layer.merge(OpenCodeClient.layer, SessionEvents.layer())),
+        Layer.provideMerge(Layer.merge(OpenCodeClient.layer, SessionEvents.layer())),
         Layer.provide(Layer.unwrapEffect(Effect.map(Outbox.config, (c) => Outbox.layer({ enabled: true, policy: c.policy })))),
         Layer.provideMerge(connection(options))
       )

@@ -79,6 +79,10 @@ const MORE = ["ID...", "More session ids: all of them run as one batch, 8 at a t
 const BATCH = "With several ids: one line per session and a summary (--json: the results array); the exit\n" +
   "code is that of the worst failure (worst first: 4 unauthorized, 5 unreachable, 1, 2, 3 not found)."
 const EX = "ses_df557fc75ffe8uAWx0P0wTjSPl"
+const batchFlags: ReadonlyArray<Flag> = [
+  { long: "concurrency", value: "N", integer: true, description: "With several sessions: at most N requests at once (default 8)" },
+  { long: "stop-on-error", description: "With several sessions: start nothing more after a failure (the rest: skipped)" }
+]
 
 /**
  * The help of every leaf command.
@@ -110,7 +114,7 @@ export const commands: ReadonlyArray<CommandHelp> = [
     summary: "Set the title of one or more sessions",
     details: BATCH,
     args: [ID, MORE, ["TEXT", "The new title (the last argument)"]],
-    flags: [json, ...connectionFlags],
+    flags: [...batchFlags, json, ...connectionFlags],
     examples: [`plue session title ${EX} "Parser, take two"`, `plue session title ${EX} ses_df557fc75ffe8uAWx0P0wTjSPm "Archived"`]
   },
   {
@@ -135,6 +139,7 @@ export const commands: ReadonlyArray<CommandHelp> = [
       { long: "older-than", value: "DURATION", description: "Every session not updated for this long: 30m, 12h, 7d, 2w, \"2 weeks\"" },
       { long: "title-matching", value: "TEXT", description: "Every session whose title contains TEXT (any case)" },
       { long: "dry-run", description: "Print what would be deleted; delete nothing" },
+      ...batchFlags,
       json,
       ...connectionFlags
     ],
@@ -145,25 +150,25 @@ export const commands: ReadonlyArray<CommandHelp> = [
     summary: "Stop whatever one or more sessions are running",
     details: BATCH,
     args: [ID, MORE],
-    flags: [json, ...connectionFlags],
+    flags: [...batchFlags, json, ...connectionFlags],
     examples: [`plue session abort ${EX}`]
   },
   {
     path: ["session", "share"],
-    summary: "Share a session and print its URL",
+    summary: "Share one or more sessions and print their URLs",
     details: "Through plue's own share service it also prints the owner secret (it revokes the share) and\n" +
       "the expiry. With no --url, the share service runs inside this command: the link stops\n" +
-      "working when it ends (use `plue share-server` for links that last).",
-    args: [ID],
-    flags: [json, ...connectionFlags],
-    examples: [`plue session share ${EX}`, `plue session share ${EX} --json`]
+      "working when it ends (use `plue share-server` for links that last).\n" + BATCH,
+    args: [ID, MORE],
+    flags: [...batchFlags, json, ...connectionFlags],
+    examples: [`plue session share ${EX}`, `plue session share ${EX} ses_df557fc75ffe8uAWx0P0wTjSPm --json`]
   },
   {
     path: ["session", "unshare"],
     summary: "Stop sharing one or more sessions",
     details: BATCH,
     args: [ID, MORE],
-    flags: [json, ...connectionFlags],
+    flags: [...batchFlags, json, ...connectionFlags],
     examples: [`plue session unshare ${EX}`]
   },
   {

@@ -55,6 +55,11 @@ export const colorEnabled = (env: Readonly<Record<string, string | undefined>>):
 export interface Indicator {
   /** What is happening now: the spinner shows it; `lines` prints it (once per change). */
   readonly update: (text: string) => void
+  /**
+   * Writes `text` (whole lines) to stdout while the indicator runs: a spinner's line is erased
+   * first and drawn again after, so the two never share a line.
+   */
+  readonly print: (text: string) => void
 }
 
 /**
@@ -86,7 +91,8 @@ export const show = <A, E, R>(
   options: Options = {}
 ): Effect.Effect<A, E, R> => {
   const how = options.style ?? style(process.stderr.isTTY === true, process.env, options.json === true)
-  if (how === "off") return f({ update: () => {} })
+  const out = (text: string) => void process.stdout.write(text)
+  if (how === "off") return f({ update: () => {}, print: out })
   const write = (s: string) => void process.stderr.write(s)
   const color = colorEnabled(process.env)
   let current = text
@@ -108,6 +114,13 @@ export const show = <A, E, R>(
     update: (next) => {
       current = next
       if (visible && how === "lines") line()
+    },
+    print: (text) => {
+      if (!visible || how !== "spinner") return out(text)
+      write(ERASE_LINE)
+      out(text)
+      frame--
+      draw()
     }
   }
   const appear = Effect.sync(() => {

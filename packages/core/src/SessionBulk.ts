@@ -192,6 +192,12 @@ export interface Options {
    * operations in flight and gives no results.)
    */
   readonly cancel?: Deferred.Deferred<void> | undefined
+  /**
+   * Called once per operation as soon as its result is known (a duplicate's at the start), in
+   * the order they become known, so that a caller can show each result as it comes. The results
+   * the batch returns are the same objects.
+   */
+  readonly onResult?: ((result: Result) => void) | undefined
 }
 
 /**

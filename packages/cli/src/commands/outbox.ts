@@ -12,8 +12,10 @@ import type * as SessionManager from "@plue/core/SessionManager"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+import * as Stream from "effect/Stream"
 import * as Connection from "../Connection.js"
 import { OutboxNotApplied, UsageError } from "../Errors.js"
+import * as Indicator from "../Indicator.js"
 import { json, sanitize, table } from "../Output.js"
 
 const jsonFlag = Options.boolean("json").pipe(Options.withAlias("j"), Options.withDescription("Print JSON for machines"))
@@ -52,9 +54,47 @@ const list = Command.make("list", { ...Connection.options, json: jsonFlag }, (o)
     yield* o.json ? Console.log(json(items)) : show(items)
   })).pipe(Command.withDescription("List queued operations, conflicts and dead letters"))
 
+/**
+ * The progress line of a flush: `flushing the outbox: 3 of 10 done, 1 failed` (failed: dead
+ * lettered or in conflict).
+ *
+ * @since 0.1.0
+ */
+export const flushText = (done: number, failed: number, total: number): string =>
+  `flushing the outbox: ${done} of ${total} done${failed > 0 ? `, ${failed} failed` : ""}`
+
+/** Replays the outbox with a progress line on stderr, counted from the outbox's own events. */
+const flushWithProgress = (connection: Connection.ConnectionOptions & { readonly json: boolean }) =>
+  Effect.provide(
+    Effect.gen(function*() {
+      const [{ SessionManager: Manager }, { SessionEvents }] = yield* Effect.promise(() =>
+        Promise.all([import("@plue/core/SessionManager"), import("@plue/core/SessionEvents")])
+      )
+      const outbox = (yield* Manager).outbox
+      const events = yield* SessionEvents
+      const queued = new Set((yield* outbox.list).filter((i) => i.state === "pending").map((i) => i.opId))
+      const settled = new Set<string>()
+      const failed = new Set<string>()
+      return yield* Indicator.show(flushText(0, 0, queued.size), (indicator) =>
+        Effect.gen(function*() {
+          const progress = yield* events.subscribe
+          yield* Effect.forkScoped(Stream.runForEach(progress, (event) =>
+            Effect.sync(() => {
+              if (event._tag !== "Confirmed" && event._tag !== "DeadLettered" && event._tag !== "Conflict") return
+              if (!queued.has(event.opId) || settled.has(event.opId)) return
+              settled.add(event.opId)
+              if (event._tag !== "Confirmed") failed.add(event.opId)
+              indicator.update(flushText(settled.size, failed.size, queued.size))
+            })))
+          return yield* outbox.flush
+        }).pipe(Effect.scoped), { json: connection.json })
+    }),
+    Connection.outboxManagerLayer(connection)
+  )
+
 const flush = Command.make("flush", { ...Connection.options, json: jsonFlag }, (o) =>
   Effect.gen(function*() {
-    const left = yield* withOutbox(o, (outbox) => outbox.flush)
+    const left = yield* flushWithProgress(o)
     if (o.json) yield* Console.log(json(left))
     else {
       for (const item of left) {

@@ -27,6 +27,25 @@ const jsonFlag = Options.boolean("json").pipe(
   Options.withDescription("Print JSON for machines instead of text for people")
 )
 
+/** `--concurrency N` and `--stop-on-error`: how a batch runs. */
+const batchOptions = {
+  concurrency: Options.integer("concurrency").pipe(
+    Options.withSchema(Schema.Number.pipe(Schema.filter((n) => Number.isInteger(n) && n >= 1, {
+      message: (issue) => `--concurrency takes a positive whole number, not '${String(issue.actual)}': e.g. --concurrency 4`
+    }))),
+    Options.withDescription("With several sessions: at most N requests at once (default 8)"),
+    Options.withDefault(8)
+  ),
+  stopOnError: Options.boolean("stop-on-error").pipe(
+    Options.withDescription("With several sessions: start nothing more after the first failure (the rest are skipped)")
+  )
+}
+const batchRun = (o: { readonly json: boolean; readonly concurrency: number; readonly stopOnError: boolean }): Bulk.RunOptions => ({
+  json: o.json,
+  concurrency: o.concurrency,
+  stopOnError: o.stopOnError
+})
+
 /** A session id, checked while the command line is parsed: a bad one never reaches a server, or starts one. */
 const SessionIdInput = Schema.String.pipe(
   Schema.filter((text) => Identifier.SessionIdPattern.test(text), {
@@ -161,6 +180,7 @@ const title = Command.make("title", {
     Args.atLeast(2),
     Args.withDescription("One or more session ids, then the new title")
   ),
+  ...batchOptions,
   json: jsonFlag
 }, (o) =>
   Effect.gen(function*() {
@@ -169,7 +189,7 @@ const title = Command.make("title", {
     const wrong = ids.find((id) => !Identifier.SessionIdPattern.test(id))
     if (wrong !== undefined) return yield* badId(wrong)
     if (ids.length > 1) {
-      return yield* Bulk.run(o, "title", o.json, () => Effect.succeed(ids.map((session) => ({ op: "title" as const, session, title: text }))))
+      return yield* Bulk.run(o, "title", batchRun(o), () => Effect.succeed(ids.map((session) => ({ op: "title" as const, session, title: text }))))
     }
     const id = ids[0]!
     const session = yield* withClient(o, Effect.flatMap(OpenCodeClient.OpenCodeClient, (c) => c.update(id, { title: text })))
@@ -235,6 +255,7 @@ const remove = Command.make("delete", {
     Options.optional
   ),
   dryRun: Options.boolean("dry-run").pipe(Options.withDescription("Print what would be deleted; delete nothing")),
+  ...batchOptions,
   json: jsonFlag
 }, (o) =>
   Effect.gen(function*() {
@@ -277,30 +298,38 @@ const remove = Command.make("delete", {
       for (const s of chosen) yield* Console.log(`would delete ${s.id}${s.title !== undefined ? `  ${sanitize(s.title)}` : ""}`)
       return yield* Console.log(`would delete ${chosen.length} session${chosen.length === 1 ? "" : "s"} (dry run: nothing was deleted)`)
     }
-    yield* Bulk.run(o, "delete", o.json, (manager) => Effect.map(select(manager), (chosen) => chosen.map((s) => ({ op: "delete" as const, session: s.id }))))
+    yield* Bulk.run(
+      o,
+      "delete",
+      batchRun(o),
+      (manager) => Effect.map(select(manager), (chosen) => chosen.map((s) => ({ op: "delete" as const, session: s.id })))
+    )
   })).pipe(describe("Delete sessions and all their children", [
     "plue session delete ses_df557fc75ffe8uAWx0P0wTjSPl",
     "plue session delete --older-than 30d --dry-run"
   ]))
 
-const abort = Command.make("abort", { ...Connection.options, ids: sessionIds, json: jsonFlag }, (o) =>
+const abort = Command.make("abort", { ...Connection.options, ids: sessionIds, ...batchOptions, json: jsonFlag }, (o) =>
   Effect.gen(function*() {
     if (o.ids.length > 1) {
-      return yield* Bulk.run(o, "abort", o.json, () => Effect.succeed(o.ids.map((session) => ({ op: "abort" as const, session }))))
+      return yield* Bulk.run(o, "abort", batchRun(o), () => Effect.succeed(o.ids.map((session) => ({ op: "abort" as const, session }))))
     }
     const id = o.ids[0]
     yield* withClient(o, Effect.flatMap(OpenCodeClient.OpenCodeClient, (c) => c.abort(id)))
     yield* print(o.json, { aborted: id }, () => `aborted ${id}`)
   })).pipe(describe("Stop whatever one or more sessions are running", ["plue session abort ses_df557fc75ffe8uAWx0P0wTjSPl"]))
 
-const share = Command.make("share", { ...Connection.options, id: sessionId, json: jsonFlag }, (o) =>
+const share = Command.make("share", { ...Connection.options, ids: sessionIds, ...batchOptions, json: jsonFlag }, (o) =>
   Effect.gen(function*() {
-    const id = o.id
+    if (o.ids.length > 1) {
+      return yield* Bulk.run(o, "share", batchRun(o), () => Effect.succeed(o.ids.map((session) => ({ op: "share" as const, session }))))
+    }
+    const id = o.ids[0]
     const result = yield* withHandle(o, id, (manager, handle) => manager.share(handle)).pipe(
       Effect.catchTag("ServerError", (e) => Effect.fail(new ShareFailed({ sessionId: id, detail: `${e.status}: ${e.detail}` })))
     )
     const dies = yield* Connection.sharesDieWithCommand(o)
-    const note = "(served by this command: the link stops working when it exits; use plue share-server for one that lasts)"
+    const note = Bulk.diesNote
     const value = {
       url: result.url,
       ...(result.secret !== undefined ? { secret: result.secret, expiresAt: result.expiresAt ?? null } : {}),
@@ -317,15 +346,15 @@ const share = Command.make("share", { ...Connection.options, id: sessionId, json
           ]
           : [])
       ].join("\n"))
-  })).pipe(describe("Share a session and print its URL (and, when the share service is plue's own, its owner secret and expiry)", [
+  })).pipe(describe("Share one or more sessions and print their URLs (and, when the share service is plue's own, its owner secret and expiry)", [
     "plue session share ses_df557fc75ffe8uAWx0P0wTjSPl",
     "plue session share ses_df557fc75ffe8uAWx0P0wTjSPl --json"
   ]))
 
-const unshare = Command.make("unshare", { ...Connection.options, ids: sessionIds, json: jsonFlag }, (o) =>
+const unshare = Command.make("unshare", { ...Connection.options, ids: sessionIds, ...batchOptions, json: jsonFlag }, (o) =>
   Effect.gen(function*() {
     if (o.ids.length > 1) {
-      return yield* Bulk.run(o, "unshare", o.json, () => Effect.succeed(o.ids.map((session) => ({ op: "unshare" as const, session }))))
+      return yield* Bulk.run(o, "unshare", batchRun(o), () => Effect.succeed(o.ids.map((session) => ({ op: "unshare" as const, session }))))
     }
     const id = o.ids[0]
     const session = yield* withClient(o, Effect.flatMap(OpenCodeClient.OpenCodeClient, (c) => c.unshare(id)))

@@ -47,6 +47,10 @@ export const run = (
     let failed = 0
     let stopped = false
     const isCancelled = options.cancel === undefined ? Effect.succeed(false) : Deferred.isDone(options.cancel)
+    const record = (result: Result) => {
+      results[result.index] = result
+      options.onResult?.(result)
+    }
 
     // The plan: a chain per session; an operation that repeats the previous one on its session
     // is skipped now.
@@ -56,7 +60,7 @@ export const run = (
       const chain = chains.get(key)
       const previous = chain?.[chain.length - 1]
       if (previous !== undefined && sameOperation(operations[previous]!, op)) {
-        results[index] = { status: "skipped", index, op, reason: "duplicate", duplicateOf: previous }
+        record({ status: "skipped", index, op, reason: "duplicate", duplicateOf: previous })
         done++
         return
       }
@@ -120,19 +124,20 @@ export const run = (
       Effect.flatMap(isCancelled, (cancelled) => {
         const op = operations[index]!
         if (cancelled || stopped) {
-          results[index] = cancelled ? { status: "cancelled", index, op } : { status: "skipped", index, op, reason: "stopped" }
           done++
+          record(cancelled ? { status: "cancelled", index, op } : { status: "skipped", index, op, reason: "stopped" })
           return Effect.void
         }
         return Effect.map(Effect.either(perform(op)), (outcome) => {
           if (Either.isRight(outcome)) {
-            results[index] = { status: "ok", index, op, ...outcome.right }
+            done++
+            record({ status: "ok", index, op, ...outcome.right })
           } else {
-            results[index] = { status: "failed", index, op, error: outcome.left, message: outcome.left.message }
             failed++
+            done++
             if (options.stopOnError === true) stopped = true
+            record({ status: "failed", index, op, error: outcome.left, message: outcome.left.message })
           }
-          done++
         })
       })
 
