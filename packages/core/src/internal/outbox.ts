@@ -40,7 +40,7 @@ export interface Pending {
 
 export interface Engine {
   readonly create: (title: string | undefined) => Effect.Effect<{ readonly sessionId: SessionId; readonly result: Submitted }, OpenCodeError | OutboxError>
-  readonly title: (sessionId: SessionId, title: string, base: string) => Effect.Effect<Submitted, OpenCodeError | OutboxError>
+  readonly title: (sessionId: SessionId, title: string, base: string | undefined) => Effect.Effect<Submitted, OpenCodeError | OutboxError>
   readonly delete: (sessionId: SessionId) => Effect.Effect<Submitted, OpenCodeError | OutboxError>
   readonly pending: (sessionId: SessionId) => ReadonlyArray<Pending>
   readonly list: Effect.Effect<ReadonlyArray<Item>>
@@ -185,7 +185,8 @@ export const make = (deps: {
         case "title":
           return outcome(client.get(op.sessionId), (current): Effect.Effect<Outcome, OpenCodeError> => {
             if (current.title === op.title) return Effect.succeed({ _tag: "Done", session: current })
-            if (current.title === op.base) return sendTitle(op, op.title)
+            // No base (typed where the session was never seen): nothing to compare with.
+            if (op.base === undefined || current.title === op.base) return sendTitle(op, op.title)
             switch (settings.policy) {
               case "local":
                 return sendTitle(op, op.title)
@@ -297,7 +298,8 @@ export const make = (deps: {
               opId: op.opId,
               sessionId: op.sessionId,
               field: "title",
-              base: op.base,
+              // Always set here: a change without a base is sent, never in conflict.
+              base: op.base ?? "",
               local: op.title,
               remote: result.remote
             })
@@ -474,7 +476,8 @@ export const make = (deps: {
             const replaced = last !== undefined && last.kind === "title" && last.conflict === undefined && !inflight.has(last.opId)
               ? last
               : undefined
-            const op: Operation = { kind: "title", opId: operationId(now), sessionId, title, base: replaced?.base ?? base, at: now }
+            const first = replaced !== undefined ? replaced.base : base
+            const op: Operation = { kind: "title", opId: operationId(now), sessionId, title, ...(first !== undefined ? { base: first } : {}), at: now }
             yield* add(op)
             const waiter = yield* submit(op.opId)
             if (replaced !== undefined) {
@@ -531,7 +534,7 @@ export const make = (deps: {
             kind: op.kind,
             state: op.kind === "title" && op.conflict !== undefined ? "conflict" : "pending",
             ...(op.kind !== "delete" && op.title !== undefined ? { title: op.title } : {}),
-            ...(op.kind === "title" ? { base: op.base, ...(op.conflict ? { remote: op.conflict.remote } : {}) } : {})
+            ...(op.kind === "title" ? { ...(op.base !== undefined ? { base: op.base } : {}), ...(op.conflict ? { remote: op.conflict.remote } : {}) } : {})
           })
         }
         for (const letter of dead.values()) {
