@@ -179,7 +179,8 @@ const get = Command.make("get", { ...Connection.options, id: sessionId, json: js
     const id = o.id
     // With an outbox for this server: replayed first, then the session as visible here, with
     // what still waits for it (`pending`); a session created offline is shown while unreachable.
-    const outbox = existsSync(yield* Connection.outboxDirectory(o))
+    // (Neither XDG_STATE_HOME nor HOME set: no outbox could have been written.)
+    const outbox = yield* Effect.orElseSucceed(Effect.map(Connection.outboxDirectory(o), existsSync), () => false)
     const session: SessionManager.SessionView = outbox
       ? yield* withOutbox(o, (manager) =>
         Effect.gen(function*() {
