@@ -1,4 +1,5 @@
-/* A host under `plue host` with PLUE_OUTBOX=1, for OutboxOffline.test.ts: with the server
+/* A host under `plue host` (built with -DPLUE_OWN_MAIN: a program with its own main() over the
+ * sidecar) with PLUE_OUTBOX=1, for OutboxOffline.test.ts: with the server
  * unreachable, plue_session_create returns a handle on a local session and plue_session_delete
  * and plue_session_update_title return 0; plue_session_get_info shows `pending`; two conflicts
  * are resolved from C, one for the server's title ("remote"), one with a text ("text:...").
@@ -156,3 +157,13 @@ int plue_host_main(int argc, char **argv) {
     plue_session_destroy(d);
     return 0;
 }
+
+#ifdef PLUE_OWN_MAIN
+/* The same host in a program with its own main(), over the sidecar (plue_init). */
+int main(int argc, char **argv) {
+    if (plue_init(NULL) != PLUE_OK) { fprintf(stderr, "init: %s\n", plue_get_last_error()); return 20; }
+    int rc = plue_host_main(argc, argv);
+    plue_shutdown();
+    return rc;
+}
+#endif
