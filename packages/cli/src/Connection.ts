@@ -232,7 +232,8 @@ const connectionTo = (
             ...(options.progress === false ? { style: "off" as const } : {})
           })).pipe(
             Effect.flatMap((info) =>
-              Effect.map(OpenCodeConnection.retryConfig, (retry) => OpenCodeConnection.make({ ...retry, url: info.url, password: info.password }))
+              // Managed: the outbox is keyed by the directory served, not by this run's port.
+              Effect.map(OpenCodeConnection.retryConfig, (retry) => OpenCodeConnection.make({ ...retry, url: info.url, password: info.password, managed: cwd }))
             )
           )
       ).pipe(
@@ -323,6 +324,25 @@ export const outboxManagerLayer = (options: ConnectionOptions) =>
         Layer.provideMerge(connection(options))
       )
   ))
+
+/**
+ * The outbox folder of a command's server (which need not exist): the key of `--url` and
+ * `--directory`, or, with no URL, of the managed server's directory (`managed:` and the
+ * directory, the same every run).
+ *
+ * @since 0.1.0
+ */
+export const outboxDirectory = (options: ConnectionOptions): Effect.Effect<string, ConfigError.ConfigError> =>
+  Effect.gen(function*() {
+    const Outbox = yield* Effect.promise(() => import("@plue/core/Outbox"))
+    const stateHome = yield* Outbox.stateHomeConfig
+    const directory = Option.map(options.directory, (d) => resolve(d))
+    const key = Option.match(options.url, {
+      onSome: (url) => Outbox.keyOf({ url, directory }),
+      onNone: () => Outbox.keyOf({ url: "", directory: Option.none(), managed: Option.getOrElse(directory, () => process.cwd()) })
+    })
+    return `${stateHome}/plue/outbox/${key}`
+  })
 
 /**
  * Fails as soon as the sync fiber lost its connection to a refused password: no point retrying.

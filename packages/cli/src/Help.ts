@@ -108,13 +108,26 @@ export const commands: ReadonlyArray<CommandHelp> = [
     flags: [{ long: "roots", short: "r", description: "Only sessions without a parent" }, json, ...connectionFlags],
     examples: ["plue session list", "plue session list --roots --json"]
   },
-  { path: ["session", "get"], summary: "Show one session", args: [ID], flags: [json, ...connectionFlags], examples: [`plue session get ${EX}`] },
+  {
+    path: ["session", "get"],
+    summary: "Show one session",
+    details: "With an outbox for this server (plue outbox list), it is replayed first; the session is then\n" +
+      "shown as visible here, with what still waits for it (pending).",
+    args: [ID],
+    flags: [json, ...connectionFlags],
+    examples: [`plue session get ${EX}`]
+  },
   {
     path: ["session", "title"],
     summary: "Set the title of one or more sessions",
     details: BATCH,
     args: [ID, MORE, ["TEXT", "The new title (the last argument)"]],
-    flags: [...batchFlags, json, ...connectionFlags],
+    flags: [
+      { long: "queue", description: "One session: with the server unreachable, queue it in the outbox (prints the op id)" },
+      ...batchFlags,
+      json,
+      ...connectionFlags
+    ],
     examples: [`plue session title ${EX} "Parser, take two"`, `plue session title ${EX} ses_df557fc75ffe8uAWx0P0wTjSPm "Archived"`]
   },
   {
@@ -140,6 +153,7 @@ export const commands: ReadonlyArray<CommandHelp> = [
       { long: "title-matching", value: "TEXT", description: "Every session whose title contains TEXT (any case)" },
       { long: "dry-run", description: "Print what would be deleted; delete nothing" },
       ...batchFlags,
+      { long: "queue", description: "One session: with the server unreachable, queue it in the outbox (prints the op id)" },
       json,
       ...connectionFlags
     ],
@@ -267,7 +281,8 @@ export const groups: ReadonlyArray<{ readonly path: ReadonlyArray<string>; reado
     path: ["outbox"],
     summary: "The durable outbox of offline writes",
     details: "Operations queued while the server was unreachable (--queue, PLUE_OUTBOX=1), kept under\n" +
-      "$XDG_STATE_HOME/plue/outbox/ per server URL and directory: give the same --url."
+      "$XDG_STATE_HOME/plue/outbox/ per server URL and directory (give the same --url), or, with no\n" +
+      "URL, per directory of the local server."
   }
 ]
 

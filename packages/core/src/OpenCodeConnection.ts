@@ -29,6 +29,11 @@ export interface ConnectionSettings {
    * client working in another directory are seen only there.
    */
   readonly directory: Option.Option<string>
+  /**
+   * Set when the server is a managed one (started for this process): the directory it serves.
+   * Its URL changes every run, so what must outlive the run (the outbox) is keyed by this instead.
+   */
+  readonly managed?: string | undefined
   /** Upper bound for one request attempt, body included. */
   readonly requestTimeout: Duration.Duration
   /** Upper bound for `init`, which runs a whole model turn before it answers. */
@@ -102,6 +107,8 @@ export interface Options {
   readonly url: string
   readonly password?: Redacted.Redacted<string> | undefined
   readonly directory?: string | undefined
+  /** The directory a managed server serves (see `ConnectionSettings.managed`). */
+  readonly managed?: string | undefined
   readonly requestTimeout?: Duration.DurationInput | undefined
   readonly initTimeout?: Duration.DurationInput | undefined
   readonly heartbeatTimeout?: Duration.DurationInput | undefined
@@ -123,6 +130,7 @@ export const make = (options: Options): ConnectionSettings => ({
   url: options.url.replace(/\/+$/, ""),
   password: Option.fromNullable(options.password),
   directory: Option.fromNullable(options.directory),
+  ...(options.managed !== undefined ? { managed: options.managed } : {}),
   requestTimeout: Duration.decode(options.requestTimeout ?? defaults.requestTimeout),
   initTimeout: Duration.decode(options.initTimeout ?? defaults.initTimeout),
   heartbeatTimeout: Duration.decode(options.heartbeatTimeout ?? defaults.heartbeatTimeout),

@@ -25,6 +25,7 @@ import { OutputTail } from "./internal/outputTail.js"
 import { makePipeline } from "./internal/request.js"
 import * as OpenCodeConnection from "./OpenCodeConnection.js"
 import { ShareGrants } from "./ShareGrants.js"
+import { resolve as resolvePath } from "node:path"
 
 /**
  * Why a managed server did not start.
@@ -285,7 +286,8 @@ export const layer = (
     Context.make(OpenCodeServer, info).pipe(
       Context.add(
         OpenCodeConnection.OpenCodeConnection,
-        OpenCodeConnection.make({ ...options.connection, url: info.url, password: info.password })
+        // Managed: the outbox is keyed by the directory served, not by this run's port.
+        OpenCodeConnection.make({ ...options.connection, url: info.url, password: info.password, managed: resolvePath(options.cwd ?? process.cwd()) })
       )
     )))
 

@@ -40,7 +40,9 @@ export const CreateOp = Schema.Struct({
 
 /**
  * A queued title change, with the title it was typed over (`base`). `conflict` is set while it
- * waits for the host to resolve a conflict: the server's title then.
+ * waits for the host to resolve a conflict: the server's title then. Without `base` (queued where
+ * the session was never seen: `plue session title --queue` with the server unreachable), there is
+ * nothing to compare with: it is sent over whatever title the server has.
  *
  * @since 0.1.0
  */
@@ -49,7 +51,7 @@ export const TitleOp = Schema.Struct({
   opId: Schema.String,
   sessionId: SessionId,
   title: Schema.String,
-  base: Schema.String,
+  base: Schema.optional(Schema.String),
   conflict: Schema.optional(Schema.Struct({ remote: Schema.String })),
   at: Schema.Number
 })
@@ -232,6 +234,19 @@ export interface Options {
 export const key = (url: string, directory: string | undefined): string =>
   createHash("sha256").update(`${url.replace(/\/+$/, "")}\n${directory ?? ""}`).digest("hex").slice(0, 20)
 
+/**
+ * The key of a connection: its URL and directory, or, for a managed server (whose port changes
+ * every run), `managed:` and the directory it serves in place of the URL, so that the next run
+ * finds what this one queued.
+ *
+ * @since 0.1.0
+ */
+export const keyOf = (settings: {
+  readonly url: string
+  readonly directory: Option.Option<string>
+  readonly managed?: string | undefined
+}): string => key(settings.managed !== undefined ? `managed:${settings.managed}` : settings.url, Option.getOrUndefined(settings.directory))
+
 const decodeOp = Schema.decodeUnknownEither(Schema.parseJson(Operation))
 const decodeDead = Schema.decodeUnknownEither(Schema.parseJson(DeadLetter))
 const encodeJson = (value: unknown) => `${JSON.stringify(value, null, 2)}\n`
@@ -320,9 +335,14 @@ export const makeStore = (directory: string): Effect.Effect<Store, OutboxError, 
 export const directoryFor = (
   settings: OpenCodeConnection.ConnectionSettings,
   stateHome: string
-): string => `${stateHome}/plue/outbox/${key(settings.url, Option.getOrUndefined(settings.directory))}`
+): string => `${stateHome}/plue/outbox/${keyOf(settings)}`
 
-const stateHomeConfig: Config.Config<string> = Config.string("XDG_STATE_HOME").pipe(
+/**
+ * The state folder the outbox goes under: `$XDG_STATE_HOME`, else `$HOME/.local/state`.
+ *
+ * @since 0.1.0
+ */
+export const stateHomeConfig: Config.Config<string> = Config.string("XDG_STATE_HOME").pipe(
   Config.orElse(() => Config.map(Config.string("HOME"), (home) => `${home}/.local/state`))
 )
 

@@ -85,7 +85,10 @@ export interface Service {
    * confirmed one. Without it the two are the same.
    */
   readonly setOverlay: (overlay: Overlay) => Effect.Effect<void>
-  /** Recomputes a session's visible value (its pending operations changed); publishes the change. */
+  /**
+   * Recomputes a session's visible value (its pending operations changed); publishes the change.
+   * `onChange` listeners hear an `Upsert` of it even when the visible value stayed the same.
+   */
   readonly refresh: (sessionId: SessionId) => Effect.Effect<void>
   /** Adds a session only this process knows yet (its create is queued); publishes `Created`. */
   readonly addLocal: (session: Session) => Effect.Effect<void>
@@ -252,11 +255,15 @@ export const make = (
       show(entry, origin)
     }
 
-    /** Publishes what changed in an entry's visible value. */
-    const show = (entry: Entry, origin: Origin): void => {
+    /**
+     * Publishes what changed in an entry's visible value. `always`: the listeners hear of it even
+     * when it did not change (the outbox's pending operations of the session did).
+     */
+    const show = (entry: Entry, origin: Origin, always = false): void => {
       const visible = view(entry.session)
       const changes = diff(entry.visible, visible, origin)
       entry.visible = visible
+      if (always && changes.length === 0) notify({ _tag: "Upsert", session: visible })
       if (changes.length === 0) return
       notify({ _tag: "Upsert", session: visible })
       for (const event of changes) events.unsafePublish(event)
@@ -458,7 +465,7 @@ export const make = (
       refresh: (sessionId) =>
         Effect.sync(() => {
           const entry = entries.get(sessionId)
-          if (entry !== undefined) show(entry, "local")
+          if (entry !== undefined) show(entry, "local", true)
         }),
       addLocal: (session) =>
         Effect.flatMap(Clock.currentTimeMillis, (now) =>

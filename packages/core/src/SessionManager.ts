@@ -94,6 +94,11 @@ export interface OutboxControl {
   readonly drop: (opId: string) => Effect.Effect<void, OperationNotFound | OutboxError>
   /** Resolves a conflict: keep our title (`local`), the server's (`remote`), or send `{ text }`. */
   readonly resolve: (opId: string, choice: Choice) => Effect.Effect<void, OperationNotFound | OutboxError>
+  /**
+   * What waits for a session now, as `info` shows it. Synchronous, for views kept in step with the
+   * cache (the cache announces every change of it through `onChange`).
+   */
+  readonly pending: (sessionId: string) => ReadonlyArray<PendingOperation>
 }
 
 /**
@@ -110,8 +115,12 @@ export interface Service {
   readonly create: (
     options?: { readonly parentID?: string | undefined; readonly title?: string | undefined }
   ) => Effect.Effect<Handle, OpenCodeError | SessionDeleted | OutboxError>
-  /** Opens a handle on an existing session. */
-  readonly open: (sessionId: string) => Effect.Effect<Handle, OpenCodeError | SessionDeleted>
+  /**
+   * Opens a handle on an existing session. With the outbox on and `offline: true`, an unreachable
+   * server does not fail it: the handle is issued on the id unchecked, so that a title change or
+   * a delete can be queued on it (what is queued is checked when it is sent).
+   */
+  readonly open: (sessionId: string, options?: { readonly offline?: boolean | undefined }) => Effect.Effect<Handle, OpenCodeError | SessionDeleted>
   /** The handle's session id. */
   readonly sessionId: (handle: Handle) => Effect.Effect<SessionId, InvalidHandle>
   /** The session, from the coherent cache (with the outbox on, its visible value and `pending`). */
@@ -401,6 +410,20 @@ export const make: Effect.Effect<
       return Effect.as(cache.observeWrite(session), session)
     })
 
+  /**
+   * What a title change queued on a session never seen returns: a placeholder with the new title
+   * (empty `slug`, `projectID`, `directory`, `version`, times 0), as for a queued create.
+   */
+  const unseen = (sessionId: SessionId, title: string): Session => ({
+    id: sessionId,
+    slug: "",
+    projectID: "",
+    directory: "",
+    title,
+    version: "",
+    time: { created: 0, updated: 0 }
+  })
+
   /** A session's queued operations, shown beside its visible value. */
   const withPending = (session: Session): SessionView => {
     const pending = engine?.pending(session.id) ?? []
@@ -422,7 +445,13 @@ export const make: Effect.Effect<
             }),
             Effect.flatMap((session) => issue(session.id))
           )),
-    open: (raw) => Effect.flatMap(parseSessionId(raw), (sessionId) => cache.get(sessionId).pipe(Effect.flatMap((session) => issue(session.id)))),
+    open: (raw, options) =>
+      Effect.flatMap(parseSessionId(raw), (sessionId) =>
+        cache.get(sessionId).pipe(
+          Effect.map((session) => session.id),
+          Effect.catchTag("Unreachable", (error) => engine !== undefined && options?.offline === true ? Effect.succeed(sessionId) : Effect.fail(error)),
+          Effect.flatMap(issue)
+        )),
     sessionId: (handle) => Effect.map(lookup(handle), (state) => state.sessionId),
     // A fresh cache entry is answered at once; only a read that needs the server becomes one
     // of the handle's in-flight operations.
@@ -456,11 +485,14 @@ export const make: Effect.Effect<
         : within(handle, "updateTitle", (sessionId) =>
           Effect.gen(function*() {
             // The base is the title the change was typed over: what is visible here now.
+            // Never seen and the server unreachable (a handle opened offline): no base.
             const seen = cache.peek(sessionId)
-            const current = Option.isSome(seen) ? seen.value : yield* cache.get(sessionId)
-            const result = yield* engine.title(sessionId, title, current.title)
+            const current = Option.isSome(seen)
+              ? seen.value
+              : yield* Effect.catchTag(cache.get(sessionId), "Unreachable", () => Effect.succeed(undefined))
+            const result = yield* engine.title(sessionId, title, current?.title)
             if (result._tag === "Applied" && result.session !== undefined) return result.session
-            return Option.getOrElse(cache.peek(sessionId), () => current)
+            return Option.getOrElse(cache.peek(sessionId), () => current ?? unseen(sessionId, title))
           }), "title"),
     // OpenCode's own status for the session (busy, retrying the model) is relayed as progress.
     // OpenCode answers an init whose session was deleted while it ran with a bare 500: a 404 on
@@ -539,9 +571,17 @@ export const make: Effect.Effect<
         list: Effect.succeed([]),
         flush: Effect.succeed([]),
         drop: (opId) => Effect.fail(new OperationNotFoundError({ opId, detail: "exists: the outbox is off" })),
-        resolve: (opId) => Effect.fail(new OperationNotFoundError({ opId, detail: "exists: the outbox is off" }))
+        resolve: (opId) => Effect.fail(new OperationNotFoundError({ opId, detail: "exists: the outbox is off" })),
+        pending: () => []
       }
-      : { enabled: true, list: engine.list, flush: engine.flush, drop: engine.drop, resolve: engine.resolve },
+      : {
+        enabled: true,
+        list: engine.list,
+        flush: engine.flush,
+        drop: engine.drop,
+        resolve: engine.resolve,
+        pending: (sessionId) => engine.pending(sessionId as SessionId)
+      },
     handles: Effect.gen(function*() {
       const out: Array<HandleInfo> = []
       for (const state of open.values()) out.push({ handle: state.handle, sessionId: state.sessionId, inFlight: yield* FiberSet.size(state.fibers) })

@@ -2,6 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { FileSystem } from "@effect/platform"
 import { NodeContext } from "@effect/platform-node"
 import { Effect } from "effect"
+import * as OpenCodeConnection from "../src/OpenCodeConnection.js"
 import * as Outbox from "../src/Outbox.js"
 
 describe("the outbox's files", () => {
@@ -42,5 +43,14 @@ describe("the outbox's files", () => {
     assert.strictEqual(Outbox.key("http://127.0.0.1:4096/", "/p"), Outbox.key("http://127.0.0.1:4096", "/p"))
     assert.notStrictEqual(Outbox.key("http://127.0.0.1:4096", "/p"), Outbox.key("http://127.0.0.1:4096", "/q"))
     assert.notStrictEqual(Outbox.key("http://127.0.0.1:4096", undefined), Outbox.key("http://127.0.0.1:4097", undefined))
+  })
+
+  it("a managed server's folder is named after the directory it serves, whatever its port", () => {
+    const run1 = OpenCodeConnection.make({ url: "http://127.0.0.1:40001", managed: "/p" })
+    const run2 = OpenCodeConnection.make({ url: "http://127.0.0.1:40002", managed: "/p" })
+    assert.strictEqual(Outbox.keyOf(run1), Outbox.keyOf(run2))
+    assert.strictEqual(Outbox.keyOf(run1), Outbox.key("managed:/p", undefined))
+    assert.notStrictEqual(Outbox.keyOf(run1), Outbox.keyOf(OpenCodeConnection.make({ url: "http://127.0.0.1:40001", managed: "/q" })))
+    assert.notStrictEqual(Outbox.keyOf(run1), Outbox.keyOf(OpenCodeConnection.make({ url: "http://127.0.0.1:40001" })))
   })
 })

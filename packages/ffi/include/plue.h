@@ -305,7 +305,7 @@ PLUE_API plue_session_t plue_session_create(const char *parent_id);
 PLUE_API plue_session_t plue_session_open(const char *session_id);
 
 /*
- * plue_session_get_info: The session as JSON (OpenCode's Session object), from the coherent cache when it is fresh. While the bridge follows the server's event stream, this is answered in C from a mirror of the cache, updated in the same step as every cache change.
+ * plue_session_get_info: The session as JSON (OpenCode's Session object), from the coherent cache when it is fresh. While the bridge follows the server's event stream, this is answered in C from a mirror of the cache, updated in the same step as every cache change. With the outbox on (PLUE_OUTBOX=1), the value visible here, plus `pending` (`[{opId, kind, field, state}]`) while queued operations wait for the session.
  *
  * session:   a handle from plue_session_create or plue_session_open.
  * Returns:   a string the caller owns and frees with plue_free_json; NULL on failure.

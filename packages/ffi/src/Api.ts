@@ -143,7 +143,7 @@ export const Functions = [
     handle: true,
     strings: [],
     summary:
-      "The session as JSON (OpenCode's Session object), from the coherent cache when it is fresh. While the bridge follows the server's event stream, this is answered in C from a mirror of the cache, updated in the same step as every cache change.",
+      "The session as JSON (OpenCode's Session object), from the coherent cache when it is fresh. While the bridge follows the server's event stream, this is answered in C from a mirror of the cache, updated in the same step as every cache change. With the outbox on (PLUE_OUTBOX=1), the value visible here, plus `pending` (`[{opId, kind, field, state}]`) while queued operations wait for the session.",
     returns: "a string the caller owns and frees with plue_free_json; NULL on failure.",
     mirrored: true
   },

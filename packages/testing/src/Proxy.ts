@@ -33,6 +33,24 @@ export interface Proxy {
   readonly count: (pattern: RegExp) => number
   /** How many answers to requests whose head matches `pattern` reached the client. */
   readonly answered: (pattern: RegExp) => number
+  /**
+   * Once: the next request whose head matches `pattern` (sent after a request matching `after`
+   * went through, when given) is held before it reaches the server, with whatever its connection
+   * sends after it, until `release` is called: for a test to act between two requests of a client.
+   */
+  readonly hold: (pattern: RegExp, options?: { readonly after?: RegExp | undefined }) => Held
+}
+
+/**
+ * A request held by `hold`.
+ *
+ * @since 0.1.0
+ */
+export interface Held {
+  /** Whether the request arrived (and is held). */
+  readonly arrived: () => boolean
+  /** Sends it (and what followed it on its connection) on to the server; releases it also if it has not arrived yet. */
+  readonly release: () => void
 }
 
 /**
@@ -46,6 +64,7 @@ export const start = (target: string): Effect.Effect<Proxy, never, Scope.Scope> 
       const url = new URL(target)
       let mode: Mode = "pass"
       let dropAnswer: RegExp | undefined
+      let holding: { pattern: RegExp; after: RegExp | undefined; arrived: boolean; released: boolean; flush: Array<() => void> } | undefined
       const heads: Array<string> = []
       const answers: Array<string> = []
       const sockets = new Set<Socket>()
@@ -59,6 +78,8 @@ export const start = (target: string): Effect.Effect<Proxy, never, Scope.Scope> 
         sockets.add(upstream)
         let armed = false
         let last = ""
+        // Set while this connection's data is held back (see `hold`).
+        let held: Array<Buffer> | undefined
         upstream.on("error", () => client.destroy())
         upstream.on("close", () => {
           sockets.delete(upstream)
@@ -67,9 +88,26 @@ export const start = (target: string): Effect.Effect<Proxy, never, Scope.Scope> 
         client.on("close", () => upstream.destroy())
         upstream.connect(Number(url.port), url.hostname)
         client.on("data", (chunk: Buffer) => {
+          if (held !== undefined) return void held.push(chunk)
           const text = chunk.toString("latin1")
           const head = /^(GET|POST|PATCH|PUT|DELETE) [^\r\n]*/m.exec(text)
           if (head !== null) {
+            const hold = holding
+            if (hold !== undefined && !hold.arrived && !hold.released) {
+              if (hold.after !== undefined && hold.after.test(head[0])) hold.after = undefined
+              else if (hold.after === undefined && hold.pattern.test(head[0])) {
+                hold.arrived = true
+                const buffer = [chunk]
+                held = buffer
+                hold.flush.push(() => {
+                  held = undefined
+                  heads.push(head[0])
+                  last = head[0]
+                  for (const part of buffer) upstream.write(part)
+                })
+                return
+              }
+            }
             heads.push(head[0])
             last = head[0]
             if (dropAnswer !== undefined && dropAnswer.test(head[0])) {
@@ -101,7 +139,19 @@ export const start = (target: string): Effect.Effect<Proxy, never, Scope.Scope> 
             },
             dropNextAnswer: (pattern) => void (dropAnswer = pattern),
             count: (pattern) => heads.filter((h) => pattern.test(h)).length,
-            answered: (pattern) => answers.filter((h) => pattern.test(h)).length
+            answered: (pattern) => answers.filter((h) => pattern.test(h)).length,
+            hold: (pattern, options = {}) => {
+              const hold = { pattern, after: options.after, arrived: false, released: false, flush: [] as Array<() => void> }
+              holding = hold
+              return {
+                arrived: () => hold.arrived,
+                release: () => {
+                  hold.released = true
+                  if (holding === hold) holding = undefined
+                  for (const go of hold.flush.splice(0)) go()
+                }
+              }
+            }
           },
           close: () =>
             new Promise<void>((done) => {

@@ -9,13 +9,13 @@ import * as Options from "@effect/cli/Options"
 import * as Identifier from "@plue/core/Identifier"
 import * as OpenCodeClient from "@plue/core/OpenCodeClient"
 import type * as OpenCodeError from "@plue/core/OpenCodeError"
-import type * as OpenCodeSchema from "@plue/core/OpenCodeSchema"
 import type * as SessionManager from "@plue/core/SessionManager"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
+import { existsSync } from "node:fs"
 import * as Connection from "../Connection.js"
 import { InitFailed, ShareFailed, UsageError } from "../Errors.js"
 import * as Indicator from "../Indicator.js"
@@ -90,11 +90,37 @@ const withHandle = <A, E>(
     Connection.managerLayer(connection)
   )
 
+/**
+ * Runs `f` on the session manager with the outbox on (`--queue`, and `session get` of a server
+ * that has an outbox). The outbox's earlier operations are replayed as the manager starts; `f`
+ * says whether the server answered, and if so the command waits for that replay before it ends.
+ */
+const withOutbox = <A, E>(
+  connection: Connection.ConnectionOptions,
+  f: (manager: SessionManager.Service) => Effect.Effect<{ readonly value: A; readonly reachable: boolean }, E>
+) =>
+  Effect.provide(
+    Effect.gen(function*() {
+      const { SessionManager: Manager } = yield* Effect.promise(() => import("@plue/core/SessionManager"))
+      const manager = yield* Manager
+      const { reachable, value } = yield* f(manager)
+      if (reachable) yield* manager.outbox.flush
+      return value
+    }),
+    Connection.outboxManagerLayer(connection)
+  )
+
+/** The operation of `kind` that the outbox holds for the session, if it still waits. */
+const waitingOp = (manager: SessionManager.Service, sessionId: string, kind: "create" | "title" | "delete") =>
+  Effect.map(manager.outbox.list, (items) => items.filter((i) => i.sessionId === sessionId && i.kind === kind && i.state !== "dead").pop())
+
+const queueOption = Options.boolean("queue").pipe(Options.withDescription("With the server unreachable, queue it in the outbox"))
+
 /** The framework's description (for completions); `plue ... --help` is rendered by Help.ts. */
 const describe = (text: string, _examples: ReadonlyArray<string>) => Command.withDescription(text)
 
-/** One session for people: field per line. */
-const details = (s: OpenCodeSchema.Session): string =>
+/** One session for people: field per line (and what the outbox holds for it). */
+const details = (s: SessionManager.SessionView): string =>
   table(["", ""], [
     ["id", s.id],
     ["title", sanitize(s.title)],
@@ -103,7 +129,10 @@ const details = (s: OpenCodeSchema.Session): string =>
     ["parent", s.parentID ?? "-"],
     ["shared", s.share?.url ? sanitize(s.share.url) : "no"],
     ["directory", sanitize(s.directory)],
-    ["version", s.version]
+    ["version", s.version],
+    ...(s.pending !== undefined && s.pending.length > 0
+      ? [["pending", s.pending.map((p) => `${p.opId} ${p.kind}${p.state === "conflict" ? " (conflict)" : ""}`).join(", ")]]
+      : [])
   ]).split("\n").slice(1).join("\n")
 
 const print = (asJson: boolean, value: unknown, text: () => string) => Console.log(asJson ? json(value) : text())
@@ -116,22 +145,19 @@ const create = Command.make("create", {
     Options.optional
   ),
   title: Options.text("title").pipe(Options.withAlias("t"), Options.withDescription("Its title (default: OpenCode's)"), Options.optional),
-  queue: Options.boolean("queue").pipe(Options.withDescription("With the server unreachable, queue it in the outbox")),
+  queue: queueOption,
   json: jsonFlag
 }, (o) =>
   Effect.gen(function*() {
     const parentID = Option.getOrUndefined(o.parent)
     if (o.queue && parentID === undefined) {
-      const made = yield* Effect.provide(
+      const made = yield* withOutbox(o, (manager) =>
         Effect.gen(function*() {
-          const { SessionManager: Manager } = yield* Effect.promise(() => import("@plue/core/SessionManager"))
-          const manager = yield* Manager
           const handle = yield* manager.create({ title: Option.getOrUndefined(o.title) })
           const info = yield* manager.info(handle)
-          return { ...info, opId: info.pending?.[0]?.opId }
-        }),
-        Connection.outboxManagerLayer(o)
-      )
+          const op = yield* waitingOp(manager, info.id, "create")
+          return { value: { ...info, opId: op?.opId }, reachable: op === undefined }
+        }))
       return yield* print(o.json, made, () =>
         made.opId === undefined ? `created ${made.id}  ${sanitize(made.title)}` : `queued ${made.opId}  created ${made.id}  ${sanitize(made.title)}`)
     }
@@ -170,7 +196,20 @@ const list = Command.make("list", {
 const get = Command.make("get", { ...Connection.options, id: sessionId, json: jsonFlag }, (o) =>
   Effect.gen(function*() {
     const id = o.id
-    const session = yield* withClient(o, Effect.flatMap(OpenCodeClient.OpenCodeClient, (c) => c.get(id)))
+    // With an outbox for this server: replayed first, then the session as visible here, with
+    // what still waits for it (`pending`); a session created offline is shown while unreachable.
+    // (Neither XDG_STATE_HOME nor HOME set: no outbox could have been written.)
+    const outbox = yield* Effect.orElseSucceed(Effect.map(Connection.outboxDirectory(o), existsSync), () => false)
+    const session: SessionManager.SessionView = outbox
+      ? yield* withOutbox(o, (manager) =>
+        Effect.gen(function*() {
+          yield* manager.outbox.flush
+          const handle = yield* manager.open(id)
+          const info = yield* Effect.ensuring(manager.info(handle), Effect.ignore(manager.destroy(handle)))
+          // Replayed already: nothing more to wait for.
+          return { value: info, reachable: false }
+        }))
+      : yield* withClient(o, Effect.flatMap(OpenCodeClient.OpenCodeClient, (c) => c.get(id)))
     yield* print(o.json, session, () => details(session))
   })).pipe(describe("Show one session", ["plue session get ses_df557fc75ffe8uAWx0P0wTjSPl"]))
 
@@ -181,6 +220,7 @@ const title = Command.make("title", {
     Args.withDescription("One or more session ids, then the new title")
   ),
   ...batchOptions,
+  queue: queueOption,
   json: jsonFlag
 }, (o) =>
   Effect.gen(function*() {
@@ -188,11 +228,34 @@ const title = Command.make("title", {
     const text = o.words[o.words.length - 1]!
     const wrong = ids.find((id) => !Identifier.SessionIdPattern.test(id))
     if (wrong !== undefined) return yield* badId(wrong)
+    if (o.queue) {
+      if (ids.length > 1) return yield* new UsageError({ message: "--queue takes one session id: plue session title --queue ID TEXT" })
+      const id = ids[0]!
+      const done = yield* withOutbox(o, (manager) =>
+        Effect.gen(function*() {
+          const handle = yield* manager.open(id, { offline: true })
+          const session = yield* Effect.ensuring(manager.updateTitle(handle, text), Effect.ignore(manager.destroy(handle)))
+          const op = yield* waitingOp(manager, id, "title")
+          const queued = op === undefined
+            ? undefined
+            : { id, title: text, opId: op.opId, pending: manager.outbox.pending(id), conflict: op.state === "conflict" }
+          return { value: { session, queued }, reachable: op === undefined }
+        }))
+      if (done.queued === undefined) return yield* print(o.json, done.session, () => `titled ${done.session.id}  ${sanitize(done.session.title)}`)
+      const { conflict, ...queued } = done.queued
+      return yield* print(o.json, queued, () =>
+        `queued ${queued.opId}  titled ${id}  ${sanitize(text)}${conflict ? `  (in conflict: plue outbox resolve ${queued.opId})` : ""}`)
+    }
     if (ids.length > 1) {
-      return yield* Bulk.run(o, "title", batchRun(o), () => Effect.succeed(ids.map((session) => ({ op: "title" as const, session, title: text }))))
+      return yield* Bulk.run(o, "title", batchRun(o), () =>
+        Effect.succeed(ids.map((session) => ({ op: "title" as const, session, title: text }))))
     }
     const id = ids[0]!
-    const session = yield* withClient(o, Effect.flatMap(OpenCodeClient.OpenCodeClient, (c) => c.update(id, { title: text })))
+    const session = yield* withClient(
+      o,
+      Effect.flatMap(OpenCodeClient.OpenCodeClient, (c) =>
+        c.update(id, { title: text }))
+    )
     yield* print(o.json, session, () => `titled ${session.id}  ${sanitize(session.title)}`)
   })).pipe(describe("Set the title of one or more sessions", ["plue session title ses_df557fc75ffe8uAWx0P0wTjSPl \"Parser, take two\""]))
 
@@ -256,10 +319,38 @@ const remove = Command.make("delete", {
   ),
   dryRun: Options.boolean("dry-run").pipe(Options.withDescription("Print what would be deleted; delete nothing")),
   ...batchOptions,
+  queue: queueOption,
   json: jsonFlag
 }, (o) =>
   Effect.gen(function*() {
     const filtered = Option.isSome(o.olderThan) || Option.isSome(o.titleMatching)
+    if (o.queue) {
+      if (filtered || o.ids.length !== 1 || o.dryRun) {
+        return yield* new UsageError({
+          message: "--queue takes one session id (no --older-than, --title-matching or --dry-run): plue session delete --queue ID"
+        })
+      }
+      const id = o.ids[0]!
+      const done = yield* withOutbox(o, (manager) =>
+        Effect.gen(function*() {
+          const handle = yield* manager.open(id, { offline: true })
+          const pending = manager.outbox.pending(id)
+          const gone = yield* Effect.ensuring(manager.delete(handle), Effect.ignore(manager.destroy(handle)))
+          const op = yield* waitingOp(manager, id, "delete")
+          // A session whose create was still queued goes with it: nothing was sent, nothing waits.
+          const cancelled = pending.some((p) => p.kind === "create") && op === undefined
+          return { value: { children: gone - 1, op, cancelled, pending: manager.outbox.pending(id) }, reachable: op === undefined && !cancelled }
+        }))
+      const children = done.children
+      const more = children > 0 ? ` and ${children} child session${children === 1 ? "" : "s"}` : ""
+      if (done.op !== undefined) {
+        return yield* print(o.json, { deleted: id, children, opId: done.op.opId, pending: done.pending }, () => `queued ${done.op!.opId}  deleted ${id}${more}`)
+      }
+      if (done.cancelled) {
+        return yield* print(o.json, { deleted: id, children, cancelled: true }, () => `deleted ${id} (its create was still queued: nothing was sent)`)
+      }
+      return yield* print(o.json, { deleted: id, children }, () => `deleted ${id}${more}`)
+    }
     if (filtered && o.ids.length > 0) {
       return yield* new UsageError({ message: "give session ids or --older-than / --title-matching, not both" })
     }
@@ -270,8 +361,11 @@ const remove = Command.make("delete", {
       const id = o.ids[0]!
       const gone = yield* withHandle(o, id, (manager, handle) => manager.delete(handle))
       const children = gone - 1
-      return yield* print(o.json, { deleted: id, children }, () =>
-        `deleted ${id}${children > 0 ? ` and ${children} child session${children === 1 ? "" : "s"}` : ""}`)
+      return yield* print(
+        o.json,
+        { deleted: id, children },
+        () => `deleted ${id}${children > 0 ? ` and ${children} child session${children === 1 ? "" : "s"}` : ""}`
+      )
     }
     const select = (
       manager: SessionManager.Service
@@ -287,9 +381,7 @@ const remove = Command.make("delete", {
     if (o.dryRun) {
       const chosen = yield* Effect.provide(
         Effect.gen(function*() {
-          const { SessionManager: Manager } = yield* Effect.promise(() =>
-            import("@plue/core/SessionManager")
-          )
+          const { SessionManager: Manager } = yield* Effect.promise(() => import("@plue/core/SessionManager"))
           return yield* select(yield* Manager)
         }),
         Connection.managerLayer(o)

@@ -40,7 +40,7 @@ export interface Pending {
 
 export interface Engine {
   readonly create: (title: string | undefined) => Effect.Effect<{ readonly sessionId: SessionId; readonly result: Submitted }, OpenCodeError | OutboxError>
-  readonly title: (sessionId: SessionId, title: string, base: string) => Effect.Effect<Submitted, OpenCodeError | OutboxError>
+  readonly title: (sessionId: SessionId, title: string, base: string | undefined) => Effect.Effect<Submitted, OpenCodeError | OutboxError>
   readonly delete: (sessionId: SessionId) => Effect.Effect<Submitted, OpenCodeError | OutboxError>
   readonly pending: (sessionId: SessionId) => ReadonlyArray<Pending>
   readonly list: Effect.Effect<ReadonlyArray<Item>>
@@ -77,6 +77,8 @@ export const make = (deps: {
     const dead = new Map<string, DeadLetter>()
     const deleted = new Set<string>()
     const inflight = new Set<string>()
+    /** Done when the attempt under way of an operation (in `inflight`) has been sent and recorded. */
+    const attempts = new Map<string, Deferred.Deferred<void>>()
     const waiters = new Map<string, Deferred.Deferred<Submitted, OpenCodeError | OutboxError>>()
     const running = new Map<SessionId, Deferred.Deferred<void>>()
     const lock = yield* Effect.makeSemaphore(1)
@@ -185,7 +187,8 @@ export const make = (deps: {
         case "title":
           return outcome(client.get(op.sessionId), (current): Effect.Effect<Outcome, OpenCodeError> => {
             if (current.title === op.title) return Effect.succeed({ _tag: "Done", session: current })
-            if (current.title === op.base) return sendTitle(op, op.title)
+            // No base (typed where the session was never seen): nothing to compare with.
+            if (op.base === undefined || current.title === op.base) return sendTitle(op, op.title)
             switch (settings.policy) {
               case "local":
                 return sendTitle(op, op.title)
@@ -297,7 +300,8 @@ export const make = (deps: {
               opId: op.opId,
               sessionId: op.sessionId,
               field: "title",
-              base: op.base,
+              // Always set here: a change without a base is sent, never in conflict.
+              base: op.base ?? "",
               local: op.title,
               remote: result.remote
             })
@@ -340,18 +344,26 @@ export const make = (deps: {
               return undefined
             }
             inflight.add(first.opId)
+            attempts.set(first.opId, Deferred.unsafeMake<void>(FiberId.none))
             return first
           }))
           if (head === undefined) {
             return
           }
-          const result = yield* sending.withPermits(1)(attempt(head))
-          const recorded = yield* locked(Effect.either(Effect.ensuring(
-            record(head, result),
-            Effect.sync(() =>
-              inflight.delete(head.opId)
-            )
-          )))
+          const attempted = attempts.get(head.opId)!
+          const { recorded, result } = yield* Effect.gen(function*() {
+            const result = yield* sending.withPermits(1)(attempt(head))
+            const recorded = yield* locked(Effect.either(Effect.ensuring(
+              record(head, result),
+              Effect.sync(() =>
+                inflight.delete(head.opId)
+              )
+            )))
+            return { recorded, result }
+          }).pipe(Effect.ensuring(Effect.suspend(() => {
+            if (attempts.get(head.opId) === attempted) attempts.delete(head.opId)
+            return Deferred.succeed(attempted, undefined)
+          })))
           if (recorded._tag === "Left") yield* Effect.logWarning(`plue outbox: ${recorded.left.message}`)
           if (result._tag === "Transient") {
             offline = true
@@ -448,6 +460,18 @@ export const make = (deps: {
         return waiter
       })
 
+    /**
+     * Waits until the attempt under way of one of the session's operations (if any) has ended: a
+     * command acting on queued operations (a delete that cancels a queued create, a drop) is not
+     * turned away by the replay that every process starts with.
+     */
+    const quiet = (sessionId: SessionId): Effect.Effect<void> =>
+      Effect.suspend(() => {
+        const busy = (bySession.get(sessionId) ?? []).find((op) => inflight.has(op.opId))
+        const done = busy === undefined ? undefined : attempts.get(busy.opId)
+        return done === undefined ? Effect.void : Effect.zipRight(Deferred.await(done), quiet(sessionId))
+      })
+
     const afterEnqueue = (waiter: Deferred.Deferred<Submitted, OpenCodeError | OutboxError>) => Effect.zipRight(wake, Deferred.await(waiter))
 
     const engine: Engine = {
@@ -474,7 +498,8 @@ export const make = (deps: {
             const replaced = last !== undefined && last.kind === "title" && last.conflict === undefined && !inflight.has(last.opId)
               ? last
               : undefined
-            const op: Operation = { kind: "title", opId: operationId(now), sessionId, title, base: replaced?.base ?? base, at: now }
+            const first = replaced !== undefined ? replaced.base : base
+            const op: Operation = { kind: "title", opId: operationId(now), sessionId, title, ...(first !== undefined ? { base: first } : {}), at: now }
             yield* add(op)
             const waiter = yield* submit(op.opId)
             if (replaced !== undefined) {
@@ -489,6 +514,7 @@ export const make = (deps: {
         }),
       delete: (sessionId) =>
         Effect.gen(function*() {
+          yield* quiet(sessionId)
           const now = yield* Clock.currentTimeMillis
           const opId = operationId(now)
           const waiter = yield* locked(Effect.gen(function*() {
@@ -531,7 +557,7 @@ export const make = (deps: {
             kind: op.kind,
             state: op.kind === "title" && op.conflict !== undefined ? "conflict" : "pending",
             ...(op.kind !== "delete" && op.title !== undefined ? { title: op.title } : {}),
-            ...(op.kind === "title" ? { base: op.base, ...(op.conflict ? { remote: op.conflict.remote } : {}) } : {})
+            ...(op.kind === "title" ? { ...(op.base !== undefined ? { base: op.base } : {}), ...(op.conflict ? { remote: op.conflict.remote } : {}) } : {})
           })
         }
         for (const letter of dead.values()) {
@@ -551,27 +577,34 @@ export const make = (deps: {
         return Effect.zipRight(Effect.zipRight(wake, idle), engine.list)
       }),
       drop: (opId) =>
-        locked(Effect.gen(function*() {
-          const letter = dead.get(opId)
-          if (letter !== undefined) {
-            yield* store.removeDead(opId)
-            dead.delete(opId)
-            return
-          }
-          const op = ops.get(opId)
-          if (op === undefined) return yield* new OperationNotFound({ opId, detail: "is queued or dead-lettered" })
-          if (inflight.has(opId)) return yield* new OperationNotFound({ opId, detail: "can be dropped now: it is being sent" })
-          // What a dropped create leaves behind can never be sent.
-          const after = op.kind === "create" ? (bySession.get(op.sessionId) ?? []).filter((o) => o !== op && !inflight.has(o.opId)) : []
-          for (const other of after) {
-            yield* forget(other)
-            yield* settle(other.opId, { _tag: "Cancelled" })
-            yield* publish({ _tag: "Cancelled", opId: other.opId, sessionId: other.sessionId, kind: other.kind, by: opId })
-          }
-          yield* forget(op)
-          yield* settle(opId, { _tag: "Cancelled" })
-          yield* rollback(op, "dropped from the outbox")
-        })),
+        Effect.zipRight(
+          Effect.suspend(() => {
+            // Being sent: that attempt ends first (applied, the operation is gone; else it is dropped).
+            const sending = attempts.get(opId)
+            return sending === undefined ? Effect.void : Deferred.await(sending)
+          }),
+          locked(Effect.gen(function*() {
+            const letter = dead.get(opId)
+            if (letter !== undefined) {
+              yield* store.removeDead(opId)
+              dead.delete(opId)
+              return
+            }
+            const op = ops.get(opId)
+            if (op === undefined) return yield* new OperationNotFound({ opId, detail: "is queued or dead-lettered" })
+            if (inflight.has(opId)) return yield* new OperationNotFound({ opId, detail: "can be dropped now: it is being sent" })
+            // What a dropped create leaves behind can never be sent.
+            const after = op.kind === "create" ? (bySession.get(op.sessionId) ?? []).filter((o) => o !== op && !inflight.has(o.opId)) : []
+            for (const other of after) {
+              yield* forget(other)
+              yield* settle(other.opId, { _tag: "Cancelled" })
+              yield* publish({ _tag: "Cancelled", opId: other.opId, sessionId: other.sessionId, kind: other.kind, by: opId })
+            }
+            yield* forget(op)
+            yield* settle(opId, { _tag: "Cancelled" })
+            yield* rollback(op, "dropped from the outbox")
+          }))
+        ),
       resolve: (opId, choice) =>
         Effect.gen(function*() {
           yield* locked(Effect.gen(function*() {

@@ -7,6 +7,7 @@
 import type { SessionCache, SessionEvents, SessionManager } from "@plue/core"
 import { SessionCache as Cache, SessionEvents as Events, SessionManager as Manager } from "@plue/core"
 import type { PlueError } from "@plue/core"
+import type { Session } from "@plue/core/OpenCodeSchema"
 import { BadRequest } from "@plue/core/OpenCodeError"
 import * as SessionBulk from "@plue/core/SessionBulk"
 import * as Cause from "effect/Cause"
@@ -98,10 +99,16 @@ export const make = <R>(
     // read answered from it is exactly as current as one that hopped here.
     const handlesOf = new Map<string, Set<number>>()
     let coherent = yield* cache.coherent
+    // The JSON `plue_session_get_info` answers: the visible value and, while outbox operations
+    // wait for it, `pending` (as `SessionManager.info` has it; the cache announces every change).
+    const infoJson = (session: Session) => {
+      const pending = sessions.outbox.pending(session.id)
+      return JSON.stringify(pending.length === 0 ? session : { ...session, pending })
+    }
     const mirror = (handle: number, sessionId: string) => {
       if (!coherent) return
       const session = cache.peek(sessionId as never)
-      if (session._tag === "Some") port.mirrorPut(handle, JSON.stringify(session.value))
+      if (session._tag === "Some") port.mirrorPut(handle, infoJson(session.value))
     }
     yield* cache.onChange((change) => {
       switch (change._tag) {
@@ -113,7 +120,7 @@ export const make = <R>(
         case "Upsert": {
           const handles = handlesOf.get(change.session.id)
           if (handles === undefined || !coherent) return
-          const json = JSON.stringify(change.session)
+          const json = infoJson(change.session)
           for (const h of handles) port.mirrorPut(h, json)
           return
         }
