@@ -8,6 +8,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as FiberId from "effect/FiberId"
+import * as FiberRef from "effect/FiberRef"
 import * as FiberSet from "effect/FiberSet"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
@@ -18,6 +19,7 @@ import type { ConnectionSettings } from "../OpenCodeConnection.js"
 import type { OpenCodeError } from "../OpenCodeError.js"
 import type { Session } from "../OpenCodeSchema.js"
 import { type Choice, type DeadLetter, type Item, type Operation, OperationNotFound, OutboxError, type Settings } from "../Outbox.js"
+import * as Progress from "../Progress.js"
 import type * as SessionCache from "../SessionCache.js"
 import type * as SessionEvents from "../SessionEvents.js"
 import type * as SessionSync from "../SessionSync.js"
@@ -78,6 +80,8 @@ export const make = (deps: {
     const deleted = new Set<string>()
     const inflight = new Set<string>()
     const waiters = new Map<string, Deferred.Deferred<Submitted, OpenCodeError | OutboxError>>()
+    /** The progress reporter of the call waiting for an operation's first attempt. */
+    const reporters = new Map<string, Progress.Reporter | undefined>()
     const running = new Map<SessionId, Deferred.Deferred<void>>()
     const lock = yield* Effect.makeSemaphore(1)
     const locked = lock.withPermits(1)
@@ -250,6 +254,14 @@ export const make = (deps: {
         switch (result._tag) {
           case "Done": {
             yield* forget(op)
+            if (op.kind === "create" && op.title === undefined && result.session !== undefined) {
+              // Renames queued behind an untitled create took the placeholder's title as their
+              // base; the server named the session itself, and that name is their real base.
+              const shown = placeholder(op).title
+              for (const later of bySession.get(op.sessionId) ?? []) {
+                if (later.kind === "title" && later.base === shown) yield* add({ ...later, base: result.session.title })
+              }
+            }
             if (op.kind === "delete") yield* cache.remove(op.sessionId, "local")
             else if (result.session !== undefined) yield* cache.observeWrite(result.session)
             yield* cache.refresh(op.sessionId)
@@ -345,7 +357,9 @@ export const make = (deps: {
           if (head === undefined) {
             return
           }
-          const result = yield* sending.withPermits(1)(attempt(head))
+          const reporter = reporters.get(head.opId)
+          reporters.delete(head.opId)
+          const result = yield* sending.withPermits(1)(Effect.locally(attempt(head), Progress.currentReporter, reporter))
           const recorded = yield* locked(Effect.either(Effect.ensuring(
             record(head, result),
             Effect.sync(() =>
@@ -378,7 +392,14 @@ export const make = (deps: {
         running.set(sessionId, done)
         start.push([sessionId, done])
       }
-      return Effect.forEach(start, ([sessionId, done]) => FiberSet.run(workers, work(sessionId, done)), { discard: true })
+      // A worker sends the operations of every caller of its session: it reports to none of them
+      // (it would inherit the reporter of the call that woke it); each attempt reports to the
+      // caller waiting for it, if any.
+      return Effect.forEach(
+        start,
+        ([sessionId, done]) => FiberSet.run(workers, Effect.locally(work(sessionId, done), Progress.currentReporter, undefined)),
+        { discard: true }
+      )
     })
 
     const idle: Effect.Effect<void> = Effect.suspend(() => {
@@ -445,6 +466,7 @@ export const make = (deps: {
       Effect.gen(function*() {
         const waiter = yield* Deferred.make<Submitted, OpenCodeError | OutboxError>()
         waiters.set(opId, waiter)
+        reporters.set(opId, yield* FiberRef.get(Progress.currentReporter))
         return waiter
       })
 
