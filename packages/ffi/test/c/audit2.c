@@ -53,6 +53,24 @@ int main(void) {
     }
     plue_free_json(results);
 
+    /* A batch that works: a create, then a rename and a delete of what it made, one result each. */
+    char *made = plue_bulk("[{\"op\":\"create\",\"title\":\"made by plue_bulk\"}]");
+    const char *at = made != NULL ? strstr(made, "\"session\":{\"id\":\"") : NULL;
+    check(made != NULL && strstr(made, "\"status\":\"ok\"") != NULL && at != NULL, "a create in a batch is ok, with its session");
+    if (at != NULL) {
+        char id[64] = {0}, batch[512];
+        sscanf(at + 17, "%63[^\"]", id);
+        snprintf(batch, sizeof batch,
+                 "{\"operations\":[{\"op\":\"title\",\"session\":\"%s\",\"title\":\"renamed by plue_bulk\"},{\"op\":\"delete\",\"session\":\"%s\"}],\"concurrency\":1}",
+                 id, id);
+        char *done = plue_bulk(batch);
+        check(done != NULL && strstr(done, "\"title\":\"renamed by plue_bulk\"") != NULL && strstr(done, "\"deleted\":1") != NULL &&
+                  strstr(done, "\"failed\"") == NULL,
+              "a rename and a delete of it, in order, both ok");
+        plue_free_json(done);
+    }
+    plue_free_json(made);
+
     check(plue_conflict_resolve(NULL, "local") == PLUE_ERR_INVALID_ARGUMENT, "plue_conflict_resolve(NULL, ...) is PLUE_ERR_INVALID_ARGUMENT");
     check(plue_conflict_resolve("op_x", NULL) == PLUE_ERR_INVALID_ARGUMENT, "plue_conflict_resolve(..., NULL) is PLUE_ERR_INVALID_ARGUMENT");
     check(plue_conflict_resolve("op_\xff", "local") == PLUE_ERR_INVALID_ARGUMENT, "an op_id that is not UTF-8 is PLUE_ERR_INVALID_ARGUMENT");
