@@ -572,28 +572,36 @@ export const make = (deps: {
         offline = false
         return Effect.zipRight(Effect.zipRight(wake, idle), engine.list)
       }),
+      // An operation being sent is dropped once that attempt ended, if it left it queued (a
+      // process replays its outbox as it starts, so `plue outbox drop` would always meet one).
       drop: (opId) =>
-        locked(Effect.gen(function*() {
-          const letter = dead.get(opId)
-          if (letter !== undefined) {
-            yield* store.removeDead(opId)
-            dead.delete(opId)
-            return
-          }
-          const op = ops.get(opId)
-          if (op === undefined) return yield* new OperationNotFound({ opId, detail: "is queued or dead-lettered" })
-          if (inflight.has(opId)) return yield* new OperationNotFound({ opId, detail: "can be dropped now: it is being sent" })
-          // What a dropped create leaves behind can never be sent.
-          const after = op.kind === "create" ? (bySession.get(op.sessionId) ?? []).filter((o) => o !== op && !inflight.has(o.opId)) : []
-          for (const other of after) {
-            yield* forget(other)
-            yield* settle(other.opId, { _tag: "Cancelled" })
-            yield* publish({ _tag: "Cancelled", opId: other.opId, sessionId: other.sessionId, kind: other.kind, by: opId })
-          }
-          yield* forget(op)
-          yield* settle(opId, { _tag: "Cancelled" })
-          yield* rollback(op, "dropped from the outbox")
-        })),
+        Effect.flatMap(
+          locked(Effect.gen(function*() {
+            const letter = dead.get(opId)
+            if (letter !== undefined) {
+              yield* store.removeDead(opId)
+              dead.delete(opId)
+              return undefined
+            }
+            const op = ops.get(opId)
+            if (op === undefined) return yield* new OperationNotFound({ opId, detail: "is queued or dead-lettered" })
+            if (inflight.has(opId)) {
+              return running.get(op.sessionId)
+            }
+            // What a dropped create leaves behind can never be sent.
+            const after = op.kind === "create" ? (bySession.get(op.sessionId) ?? []).filter((o) => o !== op && !inflight.has(o.opId)) : []
+            for (const other of after) {
+              yield* forget(other)
+              yield* settle(other.opId, { _tag: "Cancelled" })
+              yield* publish({ _tag: "Cancelled", opId: other.opId, sessionId: other.sessionId, kind: other.kind, by: opId })
+            }
+            yield* forget(op)
+            yield* settle(opId, { _tag: "Cancelled" })
+            yield* rollback(op, "dropped from the outbox")
+            return undefined
+          })),
+          (sending) => (sending === undefined ? Effect.void : Effect.zipRight(Deferred.await(sending), engine.drop(opId)))
+        ),
       resolve: (opId, choice) =>
         Effect.gen(function*() {
           yield* locked(Effect.gen(function*() {
