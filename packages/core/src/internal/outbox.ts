@@ -116,6 +116,8 @@ export const make = (deps: {
       Effect.suspend(() => {
         const waiter = waiters.get(opId)
         waiters.delete(opId)
+        // Its caller stopped waiting: later attempts report to nobody.
+        reporters.delete(opId)
         return waiter === undefined ? Effect.void : Deferred.succeed(waiter, result)
       })
 
