@@ -199,6 +199,25 @@ layer(Live, { timeout: 600_000, excludeTestServices: true })("a consumer install
       ok(hosted, host!)
       assert.match(sessionOf(hosted.stdout), /^ses_/)
 
+      // 6. The newer features from the installed packages: plue_bulk (and its misuse) from a C
+      // program finding `plue` on PATH, and a batch selection with --dry-run.
+      const bulkApp = join(project, "bulk-app")
+      ok(
+        yield* sh(
+          `cc -std=c11 -I node_modules/@plue/ffi/include -o ${bulkApp} ${fileURLToPath(new URL("../../ffi/test/c/audit2.c", import.meta.url))} -lpthread`,
+          project,
+          env
+        ),
+        "cc audit2.c"
+      )
+      const bulk = yield* sh(bulkApp, project, { ...env, PATH: `${join(project, "node_modules", ".bin")}:${env.PATH ?? "/usr/bin:/bin"}` })
+      ok(bulk, "plue_bulk from C")
+      assert.match(bulk.stdout, /^done: 0 failure\(s\)$/m, bulk.stdout)
+      const dry = yield* sh(`npx plue session delete --title-matching hello --dry-run`, project, env)
+      ok(dry, "plue session delete --dry-run")
+      assert.include(dry.stdout, `would delete ${sessionId}  hello`)
+      assert.match(dry.stdout, /would delete \d+ sessions? \(dry run: nothing was deleted\)\n$/)
+
       process.stdout.write(
         `consumer: pack and install ${((installedAt - started) / 1000).toFixed(1)} s, ` +
           `whole test ${((Date.now() - started) / 1000).toFixed(1)} s\n`

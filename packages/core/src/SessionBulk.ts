@@ -11,6 +11,7 @@
  */
 import type * as Deferred from "effect/Deferred"
 import * as Either from "effect/Either"
+import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import { OpenCodeError } from "./OpenCodeError.js"
 import { Session } from "./OpenCodeSchema.js"
@@ -236,31 +237,76 @@ export const Batch = Schema.Union(
   })
 )
 
-const decodeBatch = Schema.decodeUnknownEither(Schema.parseJson(Batch), { onExcessProperty: "error", errors: "first" })
+const decodeBatch = Schema.decodeUnknownEither(Batch, { onExcessProperty: "error", errors: "all" })
+
+/** `operations[0].title`, `[2].op`, or `the batch` for the top level. */
+const showPath = (path: ReadonlyArray<PropertyKey>): string =>
+  path.length === 0
+    ? "the batch"
+    : path.map((key, i) => typeof key === "number" ? `[${key}]` : `${i === 0 ? "" : "."}${String(key)}`).join("")
+
+/**
+ * The most specific of a decoding's issues: the one deepest in the batch (the branches of the
+ * unions that fail at the top say little), an unexpected or missing field before a wrong type.
+ */
+const describe = (error: ParseResult.ParseError): string => {
+  const issues = ParseResult.ArrayFormatter.formatErrorSync(error)
+  // An `op` that does not match is the failure of every other branch of the operation union.
+  const rank = (issue: ParseResult.ArrayFormatterIssue) =>
+    issue.path.length * 8 + (issue.path.at(-1) === "op" ? 0 : 4) +
+    (issue._tag === "Type" || issue._tag === "Refinement" ? 3 : issue._tag === "Unexpected" ? 2 : 1)
+  const best = issues.reduce((a, b) => (rank(b) > rank(a) ? b : a))
+  const message = best.path.length === 0
+    ? "not an array of operations, nor {\"operations\": [...]}"
+    : best.message.startsWith("Expected {")
+    ? "not an operation ({\"op\": ...})"
+    : best.path.at(-1) === "op"
+    ? `unknown op, ${best.message.replace(/^.*, (actual .*)$/, "$1")}`
+    : best.message
+  return `${showPath(best.path)}: ${message}`.replace(/\s+/g, " ").slice(0, 300)
+}
 
 /**
  * Reads a batch (see {@link Batch}) from JSON text; unknown fields are refused, so a typo never
- * goes unnoticed.
+ * goes unnoticed. Never throws: text that is not JSON, or nested too deeply to be read, is an
+ * `InvalidBatch` too.
  *
  * @since 0.1.0
  */
 export const parseBatch = (
   json: string
-): Either.Either<{ readonly operations: ReadonlyArray<Operation>; readonly options: Options }, InvalidBatch> =>
-  Either.map(
-    Either.mapLeft(decodeBatch(json), (error) => new InvalidBatch({ detail: error.message.replace(/\s+/g, " ").slice(0, 400) })),
-    (batch) => {
-      if (!("operations" in batch)) return { operations: batch, options: {} }
-      const { operations, ...options } = batch
-      return { operations, options }
+): Either.Either<{ readonly operations: ReadonlyArray<Operation>; readonly options: Options }, InvalidBatch> => {
+  let decoded: Either.Either<typeof Batch.Type, InvalidBatch>
+  try {
+    let value: unknown
+    try {
+      value = JSON.parse(json)
+    } catch (error) {
+      return Either.left(new InvalidBatch({ detail: `not JSON (${String((error as Error).message).slice(0, 200)})` }))
     }
-  )
+    decoded = Either.mapLeft(decodeBatch(value), (error) => new InvalidBatch({ detail: describe(error) }))
+  } catch {
+    // Checking or describing a value nested thousands of levels deep overflows the stack.
+    return Either.left(new InvalidBatch({ detail: "nested too deeply" }))
+  }
+  return Either.map(decoded, (batch) => {
+    if (!("operations" in batch)) return { operations: batch, options: {} }
+    const { operations, ...options } = batch
+    return { operations, options }
+  })
+}
 
 const encodeResults = Schema.encodeSync(Results, { onExcessProperty: "preserve" })
+const encodeError = Schema.encodeSync(OperationError)
 
 /**
  * The results as plain JSON data (errors as `{_tag, ...fields}`), every field of each session kept.
+ * An error carries its tag and its fields only: never the JavaScript stack of where it was made.
  *
  * @since 0.1.0
  */
-export const encode = (results: ReadonlyArray<Result>): ReadonlyArray<unknown> => encodeResults(results)
+export const encode = (results: ReadonlyArray<Result>): ReadonlyArray<unknown> =>
+  encodeResults(results).map((encoded, i) => {
+    const result = results[i]!
+    return result.status === "failed" ? { ...(encoded as object), error: encodeError(result.error) } : encoded
+  })

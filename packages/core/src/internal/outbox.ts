@@ -8,6 +8,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as FiberId from "effect/FiberId"
+import * as FiberRef from "effect/FiberRef"
 import * as FiberSet from "effect/FiberSet"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
@@ -18,6 +19,7 @@ import type { ConnectionSettings } from "../OpenCodeConnection.js"
 import type { OpenCodeError } from "../OpenCodeError.js"
 import type { Session } from "../OpenCodeSchema.js"
 import { type Choice, type DeadLetter, type Item, type Operation, OperationNotFound, OutboxError, type Settings } from "../Outbox.js"
+import * as Progress from "../Progress.js"
 import type * as SessionCache from "../SessionCache.js"
 import type * as SessionEvents from "../SessionEvents.js"
 import type * as SessionSync from "../SessionSync.js"
@@ -80,6 +82,8 @@ export const make = (deps: {
     /** Done when the attempt under way of an operation (in `inflight`) has been sent and recorded. */
     const attempts = new Map<string, Deferred.Deferred<void>>()
     const waiters = new Map<string, Deferred.Deferred<Submitted, OpenCodeError | OutboxError>>()
+    /** The progress reporter of the call waiting for an operation's first attempt. */
+    const reporters = new Map<string, Progress.Reporter | undefined>()
     const running = new Map<SessionId, Deferred.Deferred<void>>()
     const lock = yield* Effect.makeSemaphore(1)
     const locked = lock.withPermits(1)
@@ -114,6 +118,8 @@ export const make = (deps: {
       Effect.suspend(() => {
         const waiter = waiters.get(opId)
         waiters.delete(opId)
+        // Its caller stopped waiting: later attempts report to nobody.
+        reporters.delete(opId)
         return waiter === undefined ? Effect.void : Deferred.succeed(waiter, result)
       })
 
@@ -253,6 +259,14 @@ export const make = (deps: {
         switch (result._tag) {
           case "Done": {
             yield* forget(op)
+            if (op.kind === "create" && op.title === undefined && result.session !== undefined) {
+              // Renames queued behind an untitled create took the placeholder's title as their
+              // base; the server named the session itself, and that name is their real base.
+              const shown = placeholder(op).title
+              for (const later of bySession.get(op.sessionId) ?? []) {
+                if (later.kind === "title" && later.base === shown) yield* add({ ...later, base: result.session.title })
+              }
+            }
             if (op.kind === "delete") yield* cache.remove(op.sessionId, "local")
             else if (result.session !== undefined) yield* cache.observeWrite(result.session)
             yield* cache.refresh(op.sessionId)
@@ -351,8 +365,10 @@ export const make = (deps: {
             return
           }
           const attempted = attempts.get(head.opId)!
+          const reporter = reporters.get(head.opId)
+          reporters.delete(head.opId)
           const { recorded, result } = yield* Effect.gen(function*() {
-            const result = yield* sending.withPermits(1)(attempt(head))
+            const result = yield* sending.withPermits(1)(Effect.locally(attempt(head), Progress.currentReporter, reporter))
             const recorded = yield* locked(Effect.either(Effect.ensuring(
               record(head, result),
               Effect.sync(() =>
@@ -390,7 +406,14 @@ export const make = (deps: {
         running.set(sessionId, done)
         start.push([sessionId, done])
       }
-      return Effect.forEach(start, ([sessionId, done]) => FiberSet.run(workers, work(sessionId, done)), { discard: true })
+      // A worker sends the operations of every caller of its session: it reports to none of them
+      // (it would inherit the reporter of the call that woke it); each attempt reports to the
+      // caller waiting for it, if any.
+      return Effect.forEach(
+        start,
+        ([sessionId, done]) => FiberSet.run(workers, Effect.locally(work(sessionId, done), Progress.currentReporter, undefined)),
+        { discard: true }
+      )
     })
 
     const idle: Effect.Effect<void> = Effect.suspend(() => {
@@ -457,6 +480,7 @@ export const make = (deps: {
       Effect.gen(function*() {
         const waiter = yield* Deferred.make<Submitted, OpenCodeError | OutboxError>()
         waiters.set(opId, waiter)
+        reporters.set(opId, yield* FiberRef.get(Progress.currentReporter))
         return waiter
       })
 
@@ -576,23 +600,23 @@ export const make = (deps: {
         offline = false
         return Effect.zipRight(Effect.zipRight(wake, idle), engine.list)
       }),
+      // An operation being sent is dropped once that attempt ended, if it left it queued (a
+      // process replays its outbox as it starts, so `plue outbox drop` would always meet one).
       drop: (opId) =>
-        Effect.zipRight(
-          Effect.suspend(() => {
-            // Being sent: that attempt ends first (applied, the operation is gone; else it is dropped).
-            const sending = attempts.get(opId)
-            return sending === undefined ? Effect.void : Deferred.await(sending)
-          }),
+        Effect.flatMap(
           locked(Effect.gen(function*() {
             const letter = dead.get(opId)
             if (letter !== undefined) {
               yield* store.removeDead(opId)
               dead.delete(opId)
-              return
+              return undefined
             }
             const op = ops.get(opId)
             if (op === undefined) return yield* new OperationNotFound({ opId, detail: "is queued or dead-lettered" })
-            if (inflight.has(opId)) return yield* new OperationNotFound({ opId, detail: "can be dropped now: it is being sent" })
+            if (inflight.has(opId)) {
+              // Being sent: that attempt ends first (applied, the operation is gone; else it is dropped).
+              return attempts.get(opId) ?? running.get(op.sessionId)
+            }
             // What a dropped create leaves behind can never be sent.
             const after = op.kind === "create" ? (bySession.get(op.sessionId) ?? []).filter((o) => o !== op && !inflight.has(o.opId)) : []
             for (const other of after) {
@@ -603,7 +627,9 @@ export const make = (deps: {
             yield* forget(op)
             yield* settle(opId, { _tag: "Cancelled" })
             yield* rollback(op, "dropped from the outbox")
-          }))
+            return undefined
+          })),
+          (sending) => (sending === undefined ? Effect.void : Effect.zipRight(Deferred.await(sending), engine.drop(opId)))
         ),
       resolve: (opId, choice) =>
         Effect.gen(function*() {
