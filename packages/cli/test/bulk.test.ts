@@ -109,7 +109,7 @@ layer(Live, { timeout: 240_000, excludeTestServices: true })("plue session with 
       assert.isTrue(yield* exists(keep.id))
     }), { timeout: 5 * perRun })
 
-  it.effect("usage: no ids nor selection, ids and a selection, a bad duration, a bad id among several", () =>
+  it.effect("usage: no ids nor selection, ids and a selection, a bad duration, an empty title text, a bad id among several", () =>
     Effect.gen(function*() {
       const none = yield* plue("session", "delete")
       assert.strictEqual(none.code, 2)
@@ -120,6 +120,12 @@ layer(Live, { timeout: 240_000, excludeTestServices: true })("plue session with 
       const duration = yield* plue("session", "delete", "--older-than", "soon")
       assert.strictEqual(duration.code, 2)
       assert.match(duration.stderr, /is not a duration/)
+      // Empty text would select every session (an unset variable in a script): refused, nothing sent.
+      for (const text of ["", "  "]) {
+        const empty = yield* plue("session", "delete", "--title-matching", text)
+        assert.strictEqual(empty.code, 2, empty.stderr)
+        assert.match(empty.stderr, /^plue: --title-matching: the text is empty, which would select every session/)
+      }
       const badId = yield* plue("session", "title", missing(1), "../config", "x")
       assert.strictEqual(badId.code, 2)
       assert.match(badId.stderr, /Invalid session id/)

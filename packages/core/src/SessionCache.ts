@@ -54,6 +54,12 @@ export interface Service {
    * the write's echo arrives (at most 3 s).
    */
   readonly observeWrite: (session: Session) => Effect.Effect<void>
+  /**
+   * Takes in a session just read by id (another client's change, as the server has it now): taken
+   * in even while one of our writes waits for its echo (that write is older than this read), then
+   * differing stream events are taken as older until one matches it (at most 3 s), as for a write.
+   */
+  readonly observeRead: (session: Session) => Effect.Effect<void>
   /** The known descendants of a session, deepest first. No HTTP. */
   readonly descendants: (sessionId: SessionId) => ReadonlyArray<SessionId>
   /** Takes in a deletion (and of the known descendants first); returns how many went. */
@@ -437,6 +443,14 @@ export const make = (
               awaitingEcho.set(session.id, { session, until: now + ECHO_WAIT })
             }
             apply(session, "local", now)
+          })),
+      observeRead: (session) =>
+        Effect.flatMap(Clock.currentTimeMillis, (now) =>
+          Effect.sync(() => {
+            if (tombstones.has(session.id)) return
+            awaitingEcho.delete(session.id)
+            apply(session, "reconcile", now)
+            if (entries.get(session.id)?.session === session) awaitingEcho.set(session.id, { session, until: now + ECHO_WAIT })
           })),
       remove: (sessionId, origin, session) => Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.sync(() => removeNow(sessionId, origin, now, session))),
       reconcile: takeListing,

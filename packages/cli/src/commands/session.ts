@@ -314,6 +314,10 @@ const remove = Command.make("delete", {
     Options.optional
   ),
   titleMatching: Options.text("title-matching").pipe(
+    // Empty text would match every session: an unset variable in a script must not delete a project.
+    Options.withSchema(Schema.String.pipe(Schema.filter((text) => text.trim().length > 0, {
+      message: () => "--title-matching: the text is empty, which would select every session; give the text to look for, e.g. --title-matching scratch"
+    }))),
     Options.withDescription("Every session whose title contains this text (any case)"),
     Options.optional
   ),

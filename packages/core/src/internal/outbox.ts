@@ -56,7 +56,7 @@ type Outcome =
   | { readonly _tag: "Dropped"; readonly reason: string; readonly session: Session }
   | { readonly _tag: "Transient"; readonly error: OpenCodeError }
   | { readonly _tag: "Permanent"; readonly error: OpenCodeError | OutboxError }
-  | { readonly _tag: "Conflict"; readonly remote: string }
+  | { readonly _tag: "Conflict"; readonly remote: string; readonly session: Session }
 
 /** Worth trying again later: the server did not answer, or failed on its side. */
 const isTransient = (error: OpenCodeError) => error._tag === "Unreachable" || error._tag === "ServerError" || error._tag === "ProtocolError"
@@ -208,7 +208,7 @@ export const make = (deps: {
                 const merged = merge3(op.base, op.title, current.title)
                 return merged._tag === "Clean"
                   ? sendTitle(op, merged.text)
-                  : Effect.succeed({ _tag: "Conflict", remote: current.title })
+                  : Effect.succeed({ _tag: "Conflict", remote: current.title, session: current })
               }
             }
           })
@@ -280,7 +280,7 @@ export const make = (deps: {
           }
           case "Dropped": {
             yield* forget(op)
-            yield* cache.observe(result.session, "reconcile")
+            yield* cache.observeRead(result.session)
             yield* rollback(op, result.reason)
             yield* settle(op.opId, { _tag: "Applied", session: Option.getOrUndefined(cache.peek(op.sessionId)) ?? result.session })
             return
@@ -308,6 +308,9 @@ export const make = (deps: {
             if (op.kind !== "title") return
             const waiting = { ...op, conflict: { remote: result.remote } }
             yield* add(waiting)
+            // The server's title as just read is the confirmed value (an offline client may not
+            // have heard of the other writer's change): shown now, and what a roll-back restores.
+            yield* cache.observeRead(result.session)
             yield* cache.refresh(op.sessionId)
             yield* publish({
               _tag: "Conflict",

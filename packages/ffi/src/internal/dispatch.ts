@@ -8,7 +8,6 @@ import type { SessionCache, SessionEvents, SessionManager } from "@plue/core"
 import { SessionCache as Cache, SessionEvents as Events, SessionManager as Manager } from "@plue/core"
 import type { PlueError } from "@plue/core"
 import type { Session } from "@plue/core/OpenCodeSchema"
-import { BadRequest } from "@plue/core/OpenCodeError"
 import * as SessionBulk from "@plue/core/SessionBulk"
 import * as Cause from "effect/Cause"
 import * as Deferred from "effect/Deferred"
@@ -17,6 +16,7 @@ import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Runtime from "effect/Runtime"
+import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import { Code, type ErrorName, type FunctionName, Functions } from "../Api.js"
@@ -39,12 +39,26 @@ export interface Outcome {
 /** The result code of every failure a session operation can have: exhaustive over the union. */
 export type ErrorCodeMap<E extends { readonly _tag: string }> = { readonly [K in E["_tag"]]: ErrorName }
 
-/** Every failure a bridged operation can have: a session failure, or a batch that is not one. */
-export type CallError = PlueError.SessionError | SessionBulk.InvalidBatch
+/**
+ * An argument of a C call that plue refuses before asking anyone (OpenCode was never asked, so it
+ * is not a `BadRequest`): which function, and what the argument must be instead.
+ */
+export class InvalidArgument extends Schema.TaggedError<InvalidArgument>("@plue/ffi/InvalidArgument")(
+  "InvalidArgument",
+  { function: Schema.String, detail: Schema.String }
+) {
+  override get message(): string {
+    return `Invalid argument to ${this.function}: ${this.detail}.`
+  }
+}
+
+/** Every failure a bridged operation can have: a session failure, a batch that is not one, a refused argument. */
+export type CallError = PlueError.SessionError | SessionBulk.InvalidBatch | InvalidArgument
 
 /** The C result code of each session failure. A new error does not compile until it is added here. */
 export const errorCodes: ErrorCodeMap<CallError> = {
   InvalidBatch: "PLUE_ERR_INVALID_ARGUMENT",
+  InvalidArgument: "PLUE_ERR_INVALID_ARGUMENT",
   InvalidSessionId: "PLUE_ERR_INVALID_ARGUMENT",
   BadRequest: "PLUE_ERR_INVALID_ARGUMENT",
   InvalidHandle: "PLUE_ERR_INVALID_HANDLE",
@@ -159,13 +173,12 @@ export const make = <R>(
       plue_session_create_share: (h) => Effect.map(sessions.share(h), json),
       plue_session_unshare: (h) => Effect.as(sessions.unshare(h), none),
       plue_conflict_resolve: (_, a, b) =>
-        Effect.suspend((): Effect.Effect<Outcome, PlueError.SessionError> => {
+        Effect.suspend((): Effect.Effect<Outcome, CallError> => {
           const choice = b === "local" || b === "remote" ? b : b?.startsWith("text:") ? { text: b.slice(5) } : undefined
           if (choice === undefined) {
             return Effect.fail(
-              new BadRequest({
-                request: { method: "plue_conflict_resolve", url: "choice" },
-                status: 400,
+              new InvalidArgument({
+                function: "plue_conflict_resolve",
                 detail: "choice must be \"local\", \"remote\" or \"text:\" followed by a title"
               })
             )

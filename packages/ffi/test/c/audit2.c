@@ -77,6 +77,8 @@ int main(void) {
     check(plue_conflict_resolve("op_x", "local") == PLUE_ERR_NOT_FOUND, "the outbox off: an op_id is not waiting, PLUE_ERR_NOT_FOUND");
     check(plue_conflict_resolve("op_x", "text:a title") == PLUE_ERR_NOT_FOUND, "the outbox off: text: also PLUE_ERR_NOT_FOUND");
     check(plue_conflict_resolve("op_x", "sideways") == PLUE_ERR_INVALID_ARGUMENT, "another choice is PLUE_ERR_INVALID_ARGUMENT");
+    check(strstr(plue_get_last_error(), "choice must be") != NULL && strstr(plue_get_last_error(), "OpenCode") == NULL,
+          "another choice: the message says what a choice is, and does not blame OpenCode (it was never asked)");
 
     check(plue__live_strings() == 0, "every string freed");
     check(plue_shutdown() == PLUE_OK, "plue_shutdown");
