@@ -15,11 +15,13 @@ import * as StubLlm from "@plue/testing/StubLlm"
 import * as TestServer from "@plue/testing/TestServer"
 import { assert, layer } from "@effect/vitest"
 import { Effect, Exit, Layer, Redacted } from "effect"
+import koffi from "koffi"
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs"
 import { createServer, request } from "node:http"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { API_VERSION, Code } from "../src/Api.js"
+import * as Bridge from "../src/Bridge.js"
 import * as Host from "../src/Host.js"
 import { cliBin, compileLibrary, compileProgram, cSource, includeDir, plueCommand } from "./support.js"
 
@@ -187,6 +189,11 @@ layer(Live, { timeout: 300_000, excludeTestServices: true })("docs/c-api.md: fai
 
         const older = compileLibrary(otherProtocol.library)
         assert.include(yield* refused(older), `its plue.h speaks bridge protocol other than ${API_VERSION}; rebuild it with this plue's header`)
+
+        // A library koffi already loaded is bound the same way, and refused the same way.
+        const loaded = yield* Effect.scoped(Bridge.bind(koffi.load(declarationsOnly))).pipe(Effect.flip)
+        assert.strictEqual(loaded._tag, "BindError")
+        assert.match(loaded.message, /^Cannot bind the library: it does not export the plue bridge functions/)
 
         const noMain = compileLibrary(unit(`#define PLUE_IMPLEMENTATION\n#include "plue.h"\nint not_the_main(void) { return 0; }\n`))
         assert.include(yield* refused(noMain), "it does not export int plue_host_main(int argc, char **argv)")
