@@ -7,7 +7,7 @@
 // writes the cache under the system's temporary folder (one per bundle, Node and node flags),
 // later runs reuse it. V8 rejects a cache
 // made for another source or another V8, and the cache is then written afresh.
-// PLUE_COMPILE_CACHE=0 turns it off.
+// PLUE_COMPILE_CACHE=0 turns it off; so does NODE_V8_COVERAGE (see useCache).
 import { createHash } from "node:crypto"
 import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs"
 import { createRequire } from "node:module"
@@ -28,7 +28,10 @@ try {
   process.exit(1)
 }
 
-const useCache = process.env.PLUE_COMPILE_CACHE !== "0"
+// Code compiled from a cache has no block counters: under V8 coverage (NODE_V8_COVERAGE, as the
+// coverage run sets for children) it would say only which functions ran, not which of their
+// blocks, so the cache is off there.
+const useCache = process.env.PLUE_COMPILE_CACHE !== "0" && !process.env.NODE_V8_COVERAGE
 const { mtimeMs, size } = statSync(bundle)
 const key = createHash("sha256").update(`${bundle}\0${size}\0${mtimeMs}\0${process.version}\0${process.arch}\0${process.execArgv.join(" ")}`).digest("hex")
 const cacheFile = join(tmpdir(), "plue-compile-cache", `${key.slice(0, 32)}.bin`)
