@@ -165,8 +165,11 @@ layer(Live, { timeout: 240_000, excludeTestServices: true })("plue serve, spoken
       const server = yield* OpenCodeServer.OpenCodeServer
       const side = yield* sidecar({}, { fd: 5, args: ["--fd", "5"] })
       side.send(Wire.HELLO, 0, API_VERSION, 0, hello(server), null)
+      // A call right behind HELLO, before READY: kept, and answered once serving.
+      side.send(Wire.CALL, 9, 0, op("plue_session_list"), null, null)
       const ready = yield* side.next(Wire.READY)
       assert.strictEqual(ready.value, API_VERSION)
+      assert.strictEqual((yield* side.next(Wire.COMPLETE, 9)).code, Code.PLUE_OK)
       side.send(Wire.CALL, 1, 0, op("plue_session_create"), null, null)
       const created = yield* side.next(Wire.COMPLETE, 1)
       assert.strictEqual(created.code, Code.PLUE_OK, created.a ?? "")
@@ -180,6 +183,20 @@ layer(Live, { timeout: 240_000, excludeTestServices: true })("plue serve, spoken
       side.end()
       const ended = yield* side.ended
       assert.strictEqual(ended.code, 0, ended.stderr)
+    }))
+
+  it.scoped("a malformed frame after READY: the sidecar drops the socket and exits on its own", () =>
+    Effect.gen(function*() {
+      const server = yield* OpenCodeServer.OpenCodeServer
+      const side = yield* sidecar({})
+      side.send(Wire.HELLO, 0, API_VERSION, 0, hello(server), null)
+      yield* side.next(Wire.READY)
+      // A frame whose strings do not add up to its length.
+      const broken = encode(Wire.CALL, 1, 0, op("plue_session_list"), "abc", null)
+      broken.writeInt32LE(1, 28)
+      side.write(broken)
+      const ended = yield* side.ended
+      assert.isNotNull(ended.code, `it exits on its own, not by a signal: ${ended.stderr}`)
     }))
 
   it.scoped("run by hand, without the socket: exit 2 naming the fd", () =>
