@@ -44,7 +44,13 @@ int kill(pid_t pid, int sig);
 #define PLUE__HELPER static
 #endif
 
-#define PLUE__QUEUE_MAX 8192
+/* Events waiting for the dispatcher thread at most: past it the oldest is dropped and every
+ * subscriber gets {"_tag":"Lagged","missed":n} before the next event. Define it (a number > 0)
+ * before including plue.h in the PLUE_IMPLEMENTATION file to change it. */
+#ifndef PLUE_EVENT_QUEUE_MAX
+#define PLUE_EVENT_QUEUE_MAX 8192
+#endif
+#define PLUE__QUEUE_MAX ((size_t)(PLUE_EVENT_QUEUE_MAX))
 #define PLUE__KOFFI 1
 #define PLUE__SOCKET 2
 /* Sidecar handles carry the plue_init generation above this bit, so a handle from before a

@@ -226,7 +226,10 @@ typedef void (*plue_event_callback)(const char *event_json, void *userdata);
  */
 #define PLUE_EVENT_DEAD_LETTERED "DeadLettered"
 /*
- * Lagged: this subscriber fell behind: `missed` events were dropped for it.
+ * Lagged: the callbacks fell behind: `missed` events were dropped (the oldest waiting, past
+ * the `PLUE_EVENT_QUEUE_MAX` events the one queue of every subscription holds: 8192, unless
+ * defined before including plue.h with PLUE_IMPLEMENTATION); every subscriber gets it, before
+ * the next event.
  */
 #define PLUE_EVENT_LAGGED "Lagged"
 /* Matches an event kind inside event_json: strstr(event_json, PLUE_EVENT_TAG(PLUE_EVENT_PROGRESS)). */
@@ -456,7 +459,11 @@ PLUE_API void plue_free_json(char *json);
  * plue_event_subscribe: calls callback(event_json, userdata) for every session event, from this
  * host's changes and every other client's, in order, on plue's dispatcher thread.
  * Returns a subscription id > 0, or a negative plue_error_t (-PLUE_ERR_INVALID_ARGUMENT for a NULL
- * callback). A subscriber that falls far behind gets a {"_tag":"Lagged","missed":n} event.
+ * callback). Events wait for the dispatcher thread in one queue, shared by every subscription, of
+ * at most PLUE_EVENT_QUEUE_MAX events (8192; define it before including plue.h with
+ * PLUE_IMPLEMENTATION to change it): while a callback is slower than events arrive and the queue
+ * is full, the oldest waiting event is dropped, and every subscriber then gets
+ * {"_tag":"Lagged","missed":n} (n events dropped) before the next event.
  */
 PLUE_API int plue_event_subscribe(plue_event_callback callback, void *userdata);
 
@@ -484,7 +491,7 @@ PLUE_API int plue_host_main(int argc, char **argv);
 
 /* ---- Bridge side: used by @plue/ffi and the plue sidecar, not by hosts. ---- */
 /* The bridge protocol version, checked when the bridge binds or the sidecar says hello. */
-#define PLUE__API_VERSION 2
+#define PLUE__API_VERSION 3
 #define PLUE_API_VERSION PLUE__API_VERSION
 /* Operation numbers (the koffi callback's op, the CALL frame's code). */
 #define PLUE__OP_SESSION_CREATE 1
@@ -571,7 +578,13 @@ int kill(pid_t pid, int sig);
 #define PLUE__HELPER static
 #endif
 
-#define PLUE__QUEUE_MAX 8192
+/* Events waiting for the dispatcher thread at most: past it the oldest is dropped and every
+ * subscriber gets {"_tag":"Lagged","missed":n} before the next event. Define it (a number > 0)
+ * before including plue.h in the PLUE_IMPLEMENTATION file to change it. */
+#ifndef PLUE_EVENT_QUEUE_MAX
+#define PLUE_EVENT_QUEUE_MAX 8192
+#endif
+#define PLUE__QUEUE_MAX ((size_t)(PLUE_EVENT_QUEUE_MAX))
 #define PLUE__KOFFI 1
 #define PLUE__SOCKET 2
 /* Sidecar handles carry the plue_init generation above this bit, so a handle from before a

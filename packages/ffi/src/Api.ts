@@ -15,11 +15,13 @@
 export const VERSION = "0.1.0"
 
 /**
- * Bumped when the table of JS entry points or a signature changes; checked at bind time.
+ * The bridge protocol: bumped when an operation, a frame, the table of JS entry points or a
+ * signature changes (3: `plue_conflict_resolve` and `plue_bulk`). Checked when `plue host` binds a
+ * library and in the sidecar's HELLO, so a header never calls an operation the runtime lacks.
  *
  * @since 0.1.0
  */
-export const API_VERSION = 2
+export const API_VERSION = 3
 
 /**
  * The version as one number, `1000 * major + minor`, mirrored by `PLUE_VERSION_NUMBER`.
@@ -367,7 +369,11 @@ export const LibraryFunctions: ReadonlyArray<LibraryFunction> = [
       "plue_event_subscribe: calls callback(event_json, userdata) for every session event, from this",
       "host's changes and every other client's, in order, on plue's dispatcher thread.",
       "Returns a subscription id > 0, or a negative plue_error_t (-PLUE_ERR_INVALID_ARGUMENT for a NULL",
-      "callback). A subscriber that falls far behind gets a {\"_tag\":\"Lagged\",\"missed\":n} event."
+      "callback). Events wait for the dispatcher thread in one queue, shared by every subscription, of",
+      "at most PLUE_EVENT_QUEUE_MAX events (8192; define it before including plue.h with",
+      "PLUE_IMPLEMENTATION to change it): while a callback is slower than events arrive and the queue",
+      "is full, the oldest waiting event is dropped, and every subscriber then gets",
+      "{\"_tag\":\"Lagged\",\"missed\":n} (n events dropped) before the next event."
     ],
     summary: "calls `cb(event_json, userdata)` for every session event; returns an id > 0 or a negative `plue_error_t`"
   },
@@ -573,7 +579,12 @@ export const EventKinds = [
     tag: "DeadLettered",
     doc: "outbox: a queued operation can never succeed and moved to the dead letters: `opId`, `sessionId`, `kind`, `error`"
   },
-  { name: "LAGGED", tag: "Lagged", doc: "this subscriber fell behind: `missed` events were dropped for it" }
+  {
+    name: "LAGGED",
+    tag: "Lagged",
+    doc:
+      "the callbacks fell behind: `missed` events were dropped (the oldest waiting, past the `PLUE_EVENT_QUEUE_MAX` events the one queue of every subscription holds: 8192, unless defined before including plue.h with PLUE_IMPLEMENTATION); every subscriber gets it, before the next event"
+  }
 ] as const
 
 /**

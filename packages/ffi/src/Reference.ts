@@ -86,7 +86,7 @@ export const generateReference = (): string => {
     "",
     "### Rules for both",
     "",
-    "- **Threads**: any host thread may call any function, concurrently; a call blocks its thread until the operation ends. Under `plue host`, a blocking call on the JavaScript main thread fails at once with `PLUE_ERR_WRONG_THREAD`. Event callbacks run on plue's own dispatcher thread, one at a time, in order, and may call plue functions.",
+    "- **Threads**: any host thread may call any function, concurrently; a call blocks its thread until the operation ends. Under `plue host`, a blocking call on the JavaScript main thread fails at once with `PLUE_ERR_WRONG_THREAD`. Event callbacks run on plue's own dispatcher thread, one at a time, in order, and may call plue functions; a slow callback holds up the others, and one slower than events arrive makes them all miss events (told by `Lagged`).",
     "- **Ownership**: every `char *` returned is the caller's, freed with `plue_free_json` (and only with it; `plue_free_json(NULL)` does nothing). `const char *` results belong to plue. Input strings are only read during the call and must be valid UTF-8.",
     "- **Handles** are opaque numbers, never pointers into memory: destroyed, double-destroyed and made-up handles fail with `PLUE_ERR_INVALID_HANDLE`; `plue_session_destroy(NULL)` does nothing.",
     "- **Errors**: pointer results are NULL on failure, `int` results are 0 on success and a `plue_error` code otherwise; `plue_get_last_error_code()` / `plue_get_last_error()` describe the calling thread's last call, `plue_errstr(code)` describes a code.",
@@ -151,6 +151,8 @@ export const generateReference = (): string => {
   )
   for (const f of Functions) push(`| \`${f.name}\` | ${f.op} | \`${opMacro(f)}\` |`)
   push(
+    "",
+    `The operations, the frames and the koffi entry points together are the bridge protocol (\`PLUE_API_VERSION\`, ${API_VERSION} in this header); it changes whenever one of them does (3 added \`plue_conflict_resolve\` and \`plue_bulk\`), so that a header never sends an operation the running plue does not know. Both sides check it before any call: \`plue host\` refuses a library built with a header of another protocol ("its plue.h speaks bridge protocol other than ${API_VERSION}; rebuild it with this plue's header"), and \`plue_init\` fails with \`PLUE_ERR_INTERNAL\` and a message naming both protocols when the sidecar speaks another one.`,
     "",
     `A frame is a ${WIRE_HEADER_SIZE}-byte little-endian header, then the bytes of string a, then of string b (UTF-8, no terminator):`,
     "",

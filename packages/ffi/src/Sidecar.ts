@@ -124,7 +124,21 @@ export const connect = (fd = 3): Effect.Effect<Channel, SidecarError, Scope.Scop
     })
     if (first.kind !== Wire.HELLO) return yield* new SidecarError({ detail: `the first frame is of kind ${first.kind}, not HELLO` })
     if (first.value !== API_VERSION) {
-      return yield* new SidecarError({ detail: `the C program's plue.h speaks bridge protocol ${first.value}, this plue ${API_VERSION}` })
+      const detail = `the C program's plue.h speaks bridge protocol ${first.value}, this plue ${API_VERSION}`
+      // plue_init reports FAILED's code and text (the frame's layout is the same in every protocol).
+      if (!socket.destroyed) {
+        socket.write(
+          encode(
+            Wire.FAILED,
+            0,
+            0,
+            Code.PLUE_ERR_INTERNAL,
+            `plue serve: ${detail}: build the program with this plue's plue.h, or run the plue of its header (PLUE_COMMAND)`,
+            null
+          )
+        )
+      }
+      return yield* new SidecarError({ detail })
     }
     const hello = yield* Schema.decodeUnknown(Schema.parseJson(HelloSchema))(first.a ?? "{}").pipe(
       Effect.mapError((e) => new SidecarError({ detail: `its HELLO options are not valid: ${e.message.replace(/\s+/g, " ")}` }))

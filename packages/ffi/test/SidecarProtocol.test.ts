@@ -34,14 +34,16 @@ interface Sidecar {
   readonly ended: Effect.Effect<Ended>
 }
 
-/** `plue serve` with a socket on fd 3 (`socket: false`: none); the scope ends it (SIGTERM, then SIGKILL). */
-const sidecar = (env: Record<string, string>, options: { socket?: boolean; args?: ReadonlyArray<string> } = {}) =>
+/** `plue serve` with a socket on fd 3 (or `fd`; `socket: false`: none); the scope ends it (SIGTERM, then SIGKILL). */
+const sidecar = (env: Record<string, string>, options: { socket?: boolean; args?: ReadonlyArray<string>; fd?: number } = {}) =>
   Effect.gen(function*() {
     const child = yield* Effect.acquireRelease(
       Effect.sync(() =>
         spawn(process.execPath, [cliBin, "serve", ...(options.args ?? [])], {
           env: childEnv(env),
-          stdio: options.socket === false ? ["ignore", "pipe", "pipe"] : ["ignore", "pipe", "pipe", "pipe"]
+          stdio: options.socket === false
+            ? ["ignore", "pipe", "pipe"]
+            : ["ignore", "pipe", "pipe", ...Array.from({ length: (options.fd ?? 3) - 3 }, () => "ignore" as const), "pipe"]
         })
       ),
       (child) =>
@@ -58,7 +60,7 @@ const sidecar = (env: Record<string, string>, options: { socket?: boolean; args?
     let stderr = ""
     child.stderr!.on("data", (d) => (stderr += d))
     const exited = new Promise<Ended>((resolve) => child.on("close", (code) => resolve({ code, stderr })))
-    const socket = child.stdio[3] as Socket | undefined
+    const socket = child.stdio[options.fd ?? 3] as Socket | undefined
     const frames: Array<Frame> = []
     let wake: () => void = () => {}
     const decoder = new Decoder()
@@ -156,6 +158,45 @@ layer(Live, { timeout: 240_000, excludeTestServices: true })("plue serve, spoken
         // On one line, so the CLI's one `plue: ` line keeps the hint at its end.
         assert.include(lines[0]!, "it is not meant to be run by hand")
       }
+    }))
+
+  it.scoped("serve --fd 5: the socket on fd 5 (nothing on 3) is served the same way", () =>
+    Effect.gen(function*() {
+      const server = yield* OpenCodeServer.OpenCodeServer
+      const side = yield* sidecar({}, { fd: 5, args: ["--fd", "5"] })
+      side.send(Wire.HELLO, 0, API_VERSION, 0, hello(server), null)
+      // A call right behind HELLO, before READY: kept, and answered once serving.
+      side.send(Wire.CALL, 9, 0, op("plue_session_list"), null, null)
+      const ready = yield* side.next(Wire.READY)
+      assert.strictEqual(ready.value, API_VERSION)
+      assert.strictEqual((yield* side.next(Wire.COMPLETE, 9)).code, Code.PLUE_OK)
+      side.send(Wire.CALL, 1, 0, op("plue_session_create"), null, null)
+      const created = yield* side.next(Wire.COMPLETE, 1)
+      assert.strictEqual(created.code, Code.PLUE_OK, created.a ?? "")
+      assert.isAbove(created.value, 0, "a new handle")
+      side.send(Wire.CALL, 2, created.value, op("plue_session_get_info"), null, null)
+      const info = yield* side.next(Wire.COMPLETE, 2)
+      assert.strictEqual(info.code, Code.PLUE_OK, info.a ?? "")
+      assert.match(JSON.parse(info.b!).id, /^ses_/)
+      side.send(Wire.CALL, 3, created.value, op("plue_session_delete"), null, null)
+      assert.strictEqual((yield* side.next(Wire.COMPLETE, 3)).code, Code.PLUE_OK)
+      side.end()
+      const ended = yield* side.ended
+      assert.strictEqual(ended.code, 0, ended.stderr)
+    }))
+
+  it.scoped("a malformed frame after READY: the sidecar drops the socket and exits on its own", () =>
+    Effect.gen(function*() {
+      const server = yield* OpenCodeServer.OpenCodeServer
+      const side = yield* sidecar({})
+      side.send(Wire.HELLO, 0, API_VERSION, 0, hello(server), null)
+      yield* side.next(Wire.READY)
+      // A frame whose strings do not add up to its length.
+      const broken = encode(Wire.CALL, 1, 0, op("plue_session_list"), "abc", null)
+      broken.writeInt32LE(1, 28)
+      side.write(broken)
+      const ended = yield* side.ended
+      assert.isNotNull(ended.code, `it exits on its own, not by a signal: ${ended.stderr}`)
     }))
 
   it.scoped("run by hand, without the socket: exit 2 naming the fd", () =>

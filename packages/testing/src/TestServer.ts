@@ -91,6 +91,8 @@ export interface Options {
    * check timeouts make connections of their own.
    */
   readonly connection?: OpenCodeServer.Options["connection"]
+  /** More environment for the server (for instance `OPENCODE_DISABLE_SHARE`). */
+  readonly env?: Record<string, string> | undefined
 }
 
 /**
@@ -112,7 +114,7 @@ export const layer = (
   const server = Layer.unwrapEffect(Effect.map(TestSandbox, (box) =>
     OpenCodeServer.layer({
       cwd: box.project,
-      env: box.env,
+      env: { ...box.env, ...options.env },
       config: { autoupdate: false, share: "manual", ...options.config },
       connection: { requestTimeout: "60 seconds", ...options.connection }
     })))
