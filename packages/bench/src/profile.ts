@@ -1,8 +1,9 @@
 /**
- * One `get` in a loop against a loopback stub, for `node --cpu-prof`:
- * `node --cpu-prof packages/bench/dist/profile.js [undici|platform] [calls]` runs plue's client
- * over `UndiciHttpClient` (default) or `NodeHttpClient.layerUndici`, or, for comparison, raw
- * `fetch` or the official SDK (`fetch`, `sdk`). Prints wall and CPU time a call.
+ * One route in a loop against a loopback stub, for `node --cpu-prof`:
+ * `node --cpu-prof packages/bench/dist/profile.js [undici|platform|fetch|sdk] [calls] [get|list]`
+ * runs plue's client over `UndiciHttpClient` (default) or `NodeHttpClient.layerUndici`, or, for
+ * comparison, raw `fetch` or the official SDK, on `get` (default) or `list` (100 sessions, the
+ * bench's stub listing). Prints wall and CPU time a call.
  */
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { createOpencodeClient } from "@opencode-ai/sdk/v2/client"
@@ -16,8 +17,9 @@ import * as UndiciHttpClient from "@plue/core/UndiciHttpClient"
 
 const which = process.argv[2] ?? "undici"
 const calls = Number(process.argv[3] ?? 20000)
-const body = JSON.stringify({
-  id: "ses_df52ef724ffeXDvMevBjGyIfm2",
+const route = process.argv[4] === "list" ? "list" : "get"
+const session = (i: number) => ({
+  id: `ses_df52ef724ffeXDvMevBjGy${String(i).padStart(4, "0")}`,
   slug: "hidden-sailor",
   projectID: "global",
   directory: "/tmp/project",
@@ -28,6 +30,7 @@ const body = JSON.stringify({
   version: "1.18.33",
   time: { created: 1795477801179, updated: 1795477801179 }
 })
+const body = JSON.stringify(route === "list" ? Array.from({ length: 100 }, (_, i) => session(i)) : session(0))
 const server = createServer((_req, res) => res.writeHead(200, { "content-type": "application/json" }).end(body))
 await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
 const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
@@ -38,8 +41,14 @@ const program = Effect.gen(function*() {
   )
   const headers = { authorization: "Basic b3BlbmNvZGU6cHc=", accept: "application/json" }
   const sdk = createOpencodeClient({ baseUrl: url, headers: { authorization: headers.authorization } })
-  const id = "ses_df52ef724ffeXDvMevBjGyIfm2"
-  const call = which === "fetch"
+  const id = session(0).id
+  const call = route === "list"
+    ? which === "fetch"
+      ? () => fetch(`${url}/session?limit=1000`, { headers }).then((r) => r.json())
+      : which === "sdk"
+      ? () => sdk.session.list({ limit: 1000 })
+      : () => Effect.runPromise(client.list())
+    : which === "fetch"
     ? () => fetch(`${url}/session/${id}`, { headers }).then((r) => r.json())
     : which === "sdk"
     ? () => sdk.session.get({ sessionID: id })
@@ -51,7 +60,7 @@ const program = Effect.gen(function*() {
   const used = process.cpuUsage(cpu)
   const us = Number(process.hrtime.bigint() - start) / 1000 / calls
   // CPU time of the whole process (the stub server included, alike for every client).
-  console.log(`${which}: wall ${us.toFixed(1)} us, CPU ${((used.user + used.system) / calls).toFixed(1)} us a call (mean over ${calls})`)
+  console.log(`${which} ${route}: wall ${us.toFixed(1)} us, CPU ${((used.user + used.system) / calls).toFixed(1)} us a call (mean over ${calls})`)
 })
 
 await Effect.runPromise(
