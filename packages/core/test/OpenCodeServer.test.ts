@@ -8,6 +8,7 @@ import * as OpenCodeServer from "../src/OpenCodeServer.js"
 import * as Plue from "../src/Plue.js"
 import { SessionManager } from "../src/SessionManager.js"
 import { SessionSync } from "../src/SessionSync.js"
+import * as Net from "@plue/testing/Net"
 import * as PlatformLayer from "@plue/testing/Platform"
 import * as Spawn from "@plue/testing/Spawn"
 import { makeSandbox } from "@plue/testing/TestServer"
@@ -108,9 +109,12 @@ describe("OpenCodeServer.layer supervision", () => {
   it.live("a server that dies on its own is restarted on the same URL, at most `limit` times; handles stay valid", () =>
     Effect.gen(function*() {
       const box = yield* makeSandbox
+      // A port of its own: given port 0, OpenCode takes 4096 when it is free, and once this server
+      // is gone another test file's server may take 4096 (then "no server" would meet that one).
+      const port = yield* Net.freePort
       const context = yield* Layer.build(
         Plue.layer({ sync: { backoff: "50 millis", maxBackoff: "300 millis" } }).pipe(
-          Layer.provideMerge(OpenCodeServer.layer({ cwd: box.project, env: box.env, restart: { limit: 1, backoff: "100 millis" } }))
+          Layer.provideMerge(OpenCodeServer.layer({ cwd: box.project, env: box.env, port, restart: { limit: 1, backoff: "100 millis" } }))
         )
       )
       const server = Context.get(context, OpenCodeServer.OpenCodeServer)

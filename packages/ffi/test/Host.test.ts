@@ -1,6 +1,7 @@
 import { NodeHttpServer } from "@effect/platform-node"
 import { OpenCodeServer, Plue, SessionSync } from "@plue/core"
 import * as OtherClient from "@plue/testing/OtherClient"
+import * as Net from "@plue/testing/Net"
 import * as Platform from "@plue/testing/Platform"
 import * as Spawn from "@plue/testing/Spawn"
 import * as StubLlm from "@plue/testing/StubLlm"
@@ -176,9 +177,10 @@ describe("the C API when the server dies", () => {
   it.live("the OpenCode server killed under the host: every C call answers PLUE_ERR_UNREACHABLE, none hangs or crashes", () =>
     Effect.gen(function*() {
       const box = yield* TestServer.makeSandbox
-      // No restart: the server stays dead.
+      // No restart: the server stays dead. A port of its own: given port 0, OpenCode takes 4096 when
+      // free, and another test file's server may take 4096 once this one is gone.
       const context = yield* Layer.build(
-        Plue.layer().pipe(Layer.provideMerge(OpenCodeServer.layer({ cwd: box.project, env: box.env, restart: false })))
+        Plue.layer().pipe(Layer.provideMerge(OpenCodeServer.layer({ cwd: box.project, env: box.env, restart: false, port: yield* Net.freePort })))
       )
       const server = Context.get(context, OpenCodeServer.OpenCodeServer)
       yield* Context.get(context, SessionSync.SessionSync).awaitConnected

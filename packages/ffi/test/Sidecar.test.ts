@@ -1,6 +1,7 @@
 import { NodeContext, NodeHttpClient, NodeHttpServer } from "@effect/platform-node"
 import { OpenCodeServer, Plue, SessionSync } from "@plue/core"
 import { childEnv } from "@plue/testing/ChildEnv"
+import * as Net from "@plue/testing/Net"
 import * as StubLlm from "@plue/testing/StubLlm"
 import * as TestServer from "@plue/testing/TestServer"
 import { assert, describe, it, layer } from "@effect/vitest"
@@ -263,7 +264,7 @@ describe("the sidecar when the OpenCode server dies", () => {
   it.live("every C call answers PLUE_ERR_UNREACHABLE, none hangs or crashes", () =>
     Effect.gen(function*() {
       const box = yield* TestServer.makeSandbox
-      const context = yield* Layer.build(OpenCodeServer.layer({ cwd: box.project, env: box.env, restart: false }))
+      const context = yield* Layer.build(OpenCodeServer.layer({ cwd: box.project, env: box.env, restart: false, port: yield* Net.freePort }))
       const server = Context.get(context, OpenCodeServer.OpenCodeServer)
       const dir = mkdtempSync(join(tmpdir(), "plue-dead-"))
       const flag = join(dir, "flag")
