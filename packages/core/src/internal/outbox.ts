@@ -370,16 +370,19 @@ export const make = (deps: {
       ))
     }
 
-    const wake: Effect.Effect<void> = Effect.suspend(() => {
-      const start: Array<readonly [SessionId, Deferred.Deferred<void>]> = []
-      for (const sessionId of bySession.keys()) {
-        if (running.has(sessionId)) continue
-        const done = Deferred.unsafeMake<void>(FiberId.none)
-        running.set(sessionId, done)
-        start.push([sessionId, done])
-      }
-      return Effect.forEach(start, ([sessionId, done]) => FiberSet.run(workers, work(sessionId, done)), { discard: true })
-    })
+    /** Starts a worker for each session with queued operations (for `only`: that session alone). */
+    const wakeSessions = (only?: SessionId): Effect.Effect<void> =>
+      Effect.suspend(() => {
+        const start: Array<readonly [SessionId, Deferred.Deferred<void>]> = []
+        for (const sessionId of only === undefined ? bySession.keys() : bySession.has(only) ? [only] : []) {
+          if (running.has(sessionId)) continue
+          const done = Deferred.unsafeMake<void>(FiberId.none)
+          running.set(sessionId, done)
+          start.push([sessionId, done])
+        }
+        return Effect.forEach(start, ([sessionId, done]) => FiberSet.run(workers, work(sessionId, done)), { discard: true })
+      })
+    const wake = wakeSessions()
 
     const idle: Effect.Effect<void> = Effect.suspend(() => {
       const all = [...running.values()]
@@ -448,7 +451,12 @@ export const make = (deps: {
         return waiter
       })
 
-    const afterEnqueue = (waiter: Deferred.Deferred<Submitted, OpenCodeError | OutboxError>) => Effect.zipRight(wake, Deferred.await(waiter))
+    // Only the operation's own session is woken: waking the others too would send their queued
+    // operations again while offline, and one being sent then cannot be coalesced with a rename
+    // made meanwhile (found by the model-based test). The others are replayed on reconnect,
+    // when the health probe answers, or by flush.
+    const afterEnqueue = (sessionId: SessionId, waiter: Deferred.Deferred<Submitted, OpenCodeError | OutboxError>) =>
+      Effect.zipRight(wakeSessions(sessionId), Deferred.await(waiter))
 
     const engine: Engine = {
       create: (title) =>
@@ -462,7 +470,7 @@ export const make = (deps: {
             yield* cache.addLocal(placeholder(op))
             return waiter
           }))
-          return { sessionId: op.sessionId, result: yield* afterEnqueue(waiter) }
+          return { sessionId: op.sessionId, result: yield* afterEnqueue(op.sessionId, waiter) }
         }),
       title: (sessionId, title, base) =>
         Effect.gen(function*() {
@@ -485,7 +493,7 @@ export const make = (deps: {
             yield* cache.refresh(sessionId)
             return waiter
           }))
-          return yield* afterEnqueue(waiter)
+          return yield* afterEnqueue(sessionId, waiter)
         }),
       delete: (sessionId) =>
         Effect.gen(function*() {
@@ -513,7 +521,7 @@ export const make = (deps: {
             return waiter
           }))
           if (waiter === undefined) return { _tag: "Cancelled" } satisfies Submitted
-          return yield* afterEnqueue(waiter)
+          return yield* afterEnqueue(sessionId, waiter)
         }),
       pending: (sessionId) =>
         (bySession.get(sessionId) ?? []).map((op): Pending => ({
