@@ -468,6 +468,10 @@ export const make = (
         Effect.sync(() => {
           if (coherent === value) return
           coherent = value
+          // The echo of a write would have come on the stream that was lost. The next stream
+          // starts with a listing, newer than every write answered before it: skipping that
+          // listing's differing value (another client's change) would keep a stale title.
+          if (!value) awaitingEcho.clear()
           notify({ _tag: "Coherent", coherent: value })
         }),
       onChange: (listener) => Effect.acquireRelease(Effect.sync(() => void listeners.add(listener)), () => Effect.sync(() => void listeners.delete(listener))),

@@ -401,23 +401,26 @@ export const make = (deps: {
       ))
     }
 
-    const wake: Effect.Effect<void> = Effect.suspend(() => {
-      const start: Array<readonly [SessionId, Deferred.Deferred<void>]> = []
-      for (const sessionId of bySession.keys()) {
-        if (running.has(sessionId)) continue
-        const done = Deferred.unsafeMake<void>(FiberId.none)
-        running.set(sessionId, done)
-        start.push([sessionId, done])
-      }
-      // A worker sends the operations of every caller of its session: it reports to none of them
-      // (it would inherit the reporter of the call that woke it); each attempt reports to the
-      // caller waiting for it, if any.
-      return Effect.forEach(
-        start,
-        ([sessionId, done]) => FiberSet.run(workers, Effect.locally(work(sessionId, done), Progress.currentReporter, undefined)),
-        { discard: true }
-      )
-    })
+    /** Starts a worker for each session with queued operations (for `only`: that session alone). */
+    const wakeSessions = (only?: SessionId): Effect.Effect<void> =>
+      Effect.suspend(() => {
+        const start: Array<readonly [SessionId, Deferred.Deferred<void>]> = []
+        for (const sessionId of only === undefined ? bySession.keys() : bySession.has(only) ? [only] : []) {
+          if (running.has(sessionId)) continue
+          const done = Deferred.unsafeMake<void>(FiberId.none)
+          running.set(sessionId, done)
+          start.push([sessionId, done])
+        }
+        // A worker sends the operations of every caller of its session: it reports to none of them
+        // (it would inherit the reporter of the call that woke it); each attempt reports to the
+        // caller waiting for it, if any.
+        return Effect.forEach(
+          start,
+          ([sessionId, done]) => FiberSet.run(workers, Effect.locally(work(sessionId, done), Progress.currentReporter, undefined)),
+          { discard: true }
+        )
+      })
+    const wake = wakeSessions()
 
     const idle: Effect.Effect<void> = Effect.suspend(() => {
       const all = [...running.values()]
@@ -499,7 +502,12 @@ export const make = (deps: {
         return done === undefined ? Effect.void : Effect.zipRight(Deferred.await(done), quiet(sessionId))
       })
 
-    const afterEnqueue = (waiter: Deferred.Deferred<Submitted, OpenCodeError | OutboxError>) => Effect.zipRight(wake, Deferred.await(waiter))
+    // Only the operation's own session is woken: waking the others too would send their queued
+    // operations again while offline, and one being sent then cannot be coalesced with a rename
+    // made meanwhile (found by the model-based test). The others are replayed on reconnect,
+    // when the health probe answers, or by flush.
+    const afterEnqueue = (sessionId: SessionId, waiter: Deferred.Deferred<Submitted, OpenCodeError | OutboxError>) =>
+      Effect.zipRight(wakeSessions(sessionId), Deferred.await(waiter))
 
     const engine: Engine = {
       create: (title) =>
@@ -513,7 +521,7 @@ export const make = (deps: {
             yield* cache.addLocal(placeholder(op))
             return waiter
           }))
-          return { sessionId: op.sessionId, result: yield* afterEnqueue(waiter) }
+          return { sessionId: op.sessionId, result: yield* afterEnqueue(op.sessionId, waiter) }
         }),
       title: (sessionId, title, base) =>
         Effect.gen(function*() {
@@ -537,7 +545,7 @@ export const make = (deps: {
             yield* cache.refresh(sessionId)
             return waiter
           }))
-          return yield* afterEnqueue(waiter)
+          return yield* afterEnqueue(sessionId, waiter)
         }),
       delete: (sessionId) =>
         Effect.gen(function*() {
@@ -566,7 +574,7 @@ export const make = (deps: {
             return waiter
           }))
           if (waiter === undefined) return { _tag: "Cancelled" } satisfies Submitted
-          return yield* afterEnqueue(waiter)
+          return yield* afterEnqueue(sessionId, waiter)
         }),
       pending: (sessionId) =>
         (bySession.get(sessionId) ?? []).map((op): Pending => ({
