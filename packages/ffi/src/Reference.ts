@@ -18,6 +18,21 @@ import {
   WireKinds
 } from "./Api.js"
 import { opMacro, signature } from "./Header.js"
+import { readFileSync } from "node:fs"
+import { fileURLToPath } from "node:url"
+
+/**
+ * The Python example of the reference: the script and the C file that `test/Python.test.ts` runs.
+ *
+ * @since 0.1.0
+ */
+export const pythonExamplePaths = {
+  script: fileURLToPath(new URL("../test/python/plue_ctypes.py", import.meta.url)),
+  implementation: fileURLToPath(new URL("../test/python/plue_impl.c", import.meta.url))
+}
+
+/** A file's text without its final newline (a fenced block adds its own). */
+const example = (path: string): string => readFileSync(path, "utf8").replace(/\n$/, "")
 
 /**
  * The Markdown reference.
@@ -83,6 +98,31 @@ export const generateReference = (): string => {
     "cc -std=c11 -fPIC -shared -I packages/ffi/include -o libhost.so host.c -lpthread",
     "plue host ./libhost.so",
     "```",
+    "",
+    "### From Python (ctypes)",
+    "",
+    "A program in another language uses the first way through its C interface: build the header into a shared library, load it, and call `plue_init`, which starts the sidecar as above. From Python, with `ctypes` (`plue_impl.c` is the whole C file):",
+    "",
+    "```c",
+    example(pythonExamplePaths.implementation),
+    "```",
+    "",
+    "```sh",
+    "cc -std=c11 -fPIC -shared -I packages/ffi/include -o libplue.so plue_impl.c -lpthread",
+    "PLUE_LIBRARY=./libplue.so python3 plue_ctypes.py",
+    "```",
+    "",
+    "```python",
+    example(pythonExamplePaths.script),
+    "```",
+    "",
+    "This is `packages/ffi/test/python/plue_ctypes.py`, which `packages/ffi/test/Python.test.ts` runs against a real OpenCode server, naming the sidecar with `PLUE_COMMAND` and the server with `OPENCODE_URL` and `OPENCODE_SERVER_PASSWORD` (without them: `plue` on `PATH` and a local server, as for a C program).",
+    "",
+    "- Declare `restype` and `argtypes` of every function before calling it: ctypes takes an undeclared result for a C `int`, which cuts a 64-bit pointer in half. Declare a `char *` the caller frees as `c_void_p`, read it with `ctypes.string_at` and free it with `plue_free_json`: a `c_char_p` result is copied into `bytes` and its pointer is lost, so it can never be freed. A `plue_session_t` is a `c_void_p` too (NULL is `None`).",
+    "- A `ctypes.CDLL` function releases the GIL while it runs, so a blocking plue call holds up no other Python thread, and event callbacks run meanwhile.",
+    "- The event callback runs on plue's dispatcher thread, a C thread: ctypes takes the GIL for it (Python names the thread `Dummy-N`). Keep a reference to the `CFUNCTYPE` object for as long as it is subscribed (here the module holds it).",
+    "- `plue_get_last_error_code()` / `plue_get_last_error()` describe the calling thread's last call: read them on the thread that made it.",
+    "- Call `plue_shutdown` before the interpreter exits: it ends the subscriptions, so no callback is called while the interpreter shuts down, and reaps the sidecar.",
     "",
     "### Rules for both",
     "",

@@ -1,0 +1,2 @@
+#define PLUE_IMPLEMENTATION
+#include "plue.h"
