@@ -116,6 +116,32 @@ if ("missing" in python) {
       { timeout: 240_000 }
     )
 
+    it.scoped(
+      "Python threads: a blocking call releases the GIL, 4 threads call at once and each reads its own last error, an exception in the callback stops nothing",
+      () =>
+        Effect.gen(function*() {
+          const server = yield* OpenCodeServer.OpenCodeServer
+          const child = yield* Spawn.spawn(interpreter, [join(pythonDir, "plue_threads.py")], {
+            cwd: pythonDir,
+            env: {
+              PLUE_LIBRARY: buildLibrary(),
+              PLUE_COMMAND: plueCommand(),
+              OPENCODE_URL: server.url,
+              OPENCODE_SERVER_PASSWORD: Redacted.value(server.password)
+            }
+          })
+          const ran = yield* child.result
+          const explain = `exit ${ran.code}\nstdout:\n${ran.stdout}\nstderr:\n${ran.stderr}`
+          assert.strictEqual(ran.code, 0, explain)
+          assert.match(ran.stdout, /^plue_init took [\d.]+ s; the ticker ran \d+ times meanwhile$/m, explain)
+          assert.match(ran.stdout, /^done: 0 failure\(s\)$/m, explain)
+          // ctypes reported the callback's exception and dropped it; later events still arrived.
+          assert.include(ran.stderr, "Exception ignored on calling ctypes callback function", explain)
+          assert.include(ran.stderr, "ValueError: raised in the callback on purpose", explain)
+        }),
+      { timeout: 240_000 }
+    )
+
     it("the example in docs/c-api.md is this script and this plue_impl.c, byte for byte", () => {
       const reference = readFileSync(referencePath, "utf8")
       assert.include(reference, `\`\`\`python\n${readFileSync(script, "utf8")}\`\`\``)

@@ -52,6 +52,7 @@ def children():
 
 
 session_id = None
+events = []  # (kind, title, thread) of the session's events
 renamed = threading.Event()
 
 
@@ -62,7 +63,7 @@ def on_event(event_json, userdata):
     event = json.loads(event_json)
     session = event.get("session") or {}
     if session_id is not None and session.get("id") == session_id:
-        print(f"event: {event['_tag']} title={session.get('title')!r} on {threading.current_thread().name}", flush=True)
+        events.append((event["_tag"], session.get("title"), threading.current_thread().name))
         if session.get("title") == "From Python":
             renamed.set()
 
@@ -85,6 +86,8 @@ print(f"title: {take_json(lib.plue_session_get_info(session))['title']!r}")
 listed = take_json(lib.plue_session_list())
 print(f"listed: {session_id in [s['id'] for s in listed]} of {len(listed)}")
 print(f"event received: {renamed.wait(60)}")
+for kind, title, thread in list(events):
+    print(f"event: {kind} title={title!r} on {thread}")
 
 # Failures: a NULL or non-zero result, then the last error of the calling thread.
 missing = lib.plue_session_open(b"ses_0000000000000notthere")
