@@ -356,8 +356,9 @@ export const refused = (sync: SessionSync.Service): Effect.Effect<never, OpenCod
         ? Option.filter(state.lastFailure, (f): f is OpenCodeError.Unauthorized => f._tag === "Unauthorized")
         : Option.none()
     ),
-    Stream.runHead,
-    Effect.flatMap(Option.match({ onNone: () => Effect.never, onSome: Effect.fail }))
+    // The first refusal fails the run; `changes` never ends, so nothing else ever does.
+    Stream.runForEach(Effect.fail),
+    Effect.zipRight(Effect.never)
   )
 
 /**

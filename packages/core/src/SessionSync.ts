@@ -194,10 +194,10 @@ export const make = (
         yield* lost(
           exit._tag === "Success"
             ? "the server closed the event stream"
-            : Option.match(failure, {
-              onNone: () => Cause.pretty(exit.cause),
-              onSome: (error) => error.message
-            }),
+            : Option.isSome(failure)
+            ? failure.value.message
+            // Not a typed failure: a defect (a bug) or an interruption; its whole story.
+            : Cause.pretty(exit.cause),
           failure,
           now + wait
         )

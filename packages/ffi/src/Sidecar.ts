@@ -88,7 +88,8 @@ export const connect = (fd = 3): Effect.Effect<Channel, SidecarError, Scope.Scop
     let ended = false
     let onEnd: (() => void) | undefined
     let onHello: ((frame: Frame | Error) => void) | undefined
-    let resolveEnded: () => void = () => {}
+    // Assigned by the executor, which runs before the constructor returns.
+    let resolveEnded!: () => void
     const endedPromise = new Promise<void>((resolve) => (resolveEnded = resolve))
     const end = () => {
       if (ended) return

@@ -195,13 +195,8 @@ export const run = (
               return { interrupted: true, results: yield* Fiber.join(batch) }
             }).pipe(Effect.scoped), { json: options.json })
           if (options.json) yield* Console.log(json(encode(results)))
-          else {
-            yield* Effect.sync(() => {
-              for (const result of results) if (result.index >= next) known.set(result.index, result)
-              printReady({ update: () => {}, print: (text) => void process.stdout.write(text) })
-            })
-            yield* Console.log(summary(verb, results) + (dies && results.some((r) => r.status === "ok") ? `  ${diesNote}` : ""))
-          }
+          // Every result went through onResult (a cancelled or skipped one too): its line is out.
+          else yield* Console.log(summary(verb, results) + (dies && results.some((r) => r.status === "ok") ? `  ${diesNote}` : ""))
           if (!interrupted) yield* Effect.flatMap(ExitStatus, (status) => Ref.set(status, exitCode(results)))
         })
       )

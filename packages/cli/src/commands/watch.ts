@@ -89,7 +89,8 @@ export const watch = Command.make("watch", {
           // A refused password is not retried: the watch ends with the reason instead.
           if (state.status !== "reconnecting" || Option.exists(state.lastFailure, (f) => f._tag === "Unauthorized")) return
           const why = Option.getOrElse(state.lastError, () => "connection lost").split("\n")[0]!.replace(/[.\s]+$/, "")
-          const next = Option.match(state.retryAt, { onNone: () => "", onSome: (at) => `; next attempt at ${localTime(at)}` })
+          // SessionSync sets retryAt whenever it is reconnecting.
+          const next = Option.isSome(state.retryAt) ? `; next attempt at ${localTime(state.retryAt.value)}` : ""
           process.stderr.write(`plue: reconnecting: ${why}${next}\n`)
         })
       )
