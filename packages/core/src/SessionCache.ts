@@ -98,7 +98,11 @@ export interface Service {
   readonly refresh: (sessionId: SessionId) => Effect.Effect<void>
   /** Adds a session only this process knows yet (its create is queued); publishes `Created`. */
   readonly addLocal: (session: Session) => Effect.Effect<void>
-  /** Forgets a deletion (a queued delete that failed for good), so the session can be read again. */
+  /**
+   * Undoes a local delete (a queued delete dropped or failed for good): the session and the
+   * descendants it hid are shown again as last seen (`Created`, origin `local`), and read again
+   * from the server at the next read.
+   */
   readonly undelete: (sessionId: SessionId) => Effect.Effect<void>
 }
 
@@ -283,10 +287,41 @@ export const make = (
       return out
     }
 
+    /**
+     * What a local delete (queued in the outbox, not yet applied) took away, so that dropping or
+     * failing it can show it again without asking the server: the session's entry and its
+     * descendants'. A second local remove (the delete applied) or the server's own delete ends it.
+     */
+    const shelved = new Map<SessionId, ReadonlyArray<readonly [SessionId, Entry | undefined]>>()
+
     const removeNow = (sessionId: SessionId, origin: Origin, now: number, session?: Session): number => {
+      const ids = [...descendants(sessionId), sessionId]
+      if (origin === "local" && !tombstones.has(sessionId)) {
+        shelved.set(sessionId, ids.map((id) => [id, entries.get(id)] as const))
+      } else {
+        shelved.delete(sessionId)
+      }
       let count = 0
-      for (const child of descendants(sessionId)) count += removeOne(child, origin, now)
-      return count + removeOne(sessionId, origin, now, session)
+      for (const id of ids) count += removeOne(id, origin, now, id === sessionId ? session : undefined)
+      return count
+    }
+
+    /** Undoes a local delete: its session and descendants are shown again as they were. */
+    const restore = (sessionId: SessionId): void => {
+      const kept = shelved.get(sessionId) ?? [[sessionId, undefined] as const]
+      shelved.delete(sessionId)
+      // The session first, then its children: a subscriber sees a parent before its children.
+      for (const [id, entry] of [...kept].reverse()) {
+        tombstones.delete(id)
+        if (entry === undefined || entries.has(id)) continue
+        // Not confirmed since it was hidden: the next read asks the server.
+        entry.confirmedAt = Number.NEGATIVE_INFINITY
+        entry.followed = false
+        entry.visible = view(entry.session)
+        entries.set(id, entry)
+        notify({ _tag: "Upsert", session: entry.visible })
+        events.unsafePublish({ _tag: "Created", session: entry.visible, origin: "local" })
+      }
     }
 
     const removeOne = (sessionId: SessionId, origin: Origin, now: number, session?: Session): number => {
@@ -493,7 +528,7 @@ export const make = (
             const entry = entries.get(session.id)
             if (entry !== undefined) entry.local = true
           })),
-      undelete: (sessionId) => Effect.sync(() => void tombstones.delete(sessionId)),
+      undelete: (sessionId) => Effect.sync(() => restore(sessionId)),
       coherent: Effect.sync(() => coherent),
       size: Effect.sync(() => entries.size)
     }

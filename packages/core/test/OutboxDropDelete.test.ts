@@ -46,15 +46,17 @@ layer(Live, { timeout: 240_000, excludeTestServices: true })("a queued delete dr
 
         const handle = yield* sessions.create({ title: "kept after all" })
         const id = yield* sessions.sessionId(handle)
+        const childId = yield* sessions.sessionId(yield* sessions.create({ parentID: id, title: "its child" }))
         yield* Wait.until("the create to be confirmed", Effect.map(sessions.outbox.list, (items) => items.length === 0))
 
         proxy.setMode("drop")
         yield* sessions.delete(handle)
-        assert.isFalse((yield* sessions.list).some((s) => s.id === id), "deleted here at once")
+        assert.isFalse((yield* sessions.list).some((s) => s.id === id || s.id === childId), "deleted here at once, with its child")
         const [queued, ...more] = yield* sessions.outbox.list
         assert.deepStrictEqual(more, [])
         assert.deepStrictEqual([queued!.kind, queued!.sessionId, queued!.state], ["delete", id, "pending"])
 
+        const before = seen.length
         yield* sessions.outbox.drop(queued!.opId)
         assert.deepStrictEqual(yield* sessions.outbox.list, [])
         yield* Wait.until("the roll-back", () => seen.some((e) => e._tag === "RolledBack" && e.opId === queued!.opId))
@@ -63,11 +65,22 @@ layer(Live, { timeout: 240_000, excludeTestServices: true })("a queued delete dr
           assert.strictEqual(rolled.kind, "delete")
           assert.strictEqual(rolled.sessionId, id)
           assert.strictEqual(rolled.error, "dropped from the outbox")
+          // Still offline: the value last seen before the delete.
+          assert.strictEqual(rolled.restored?.title, "kept after all")
         }
+        // Still offline, the session and the child it hid are shown again, each announced again.
+        const shown = yield* sessions.list
+        assert.deepStrictEqual(
+          [id, childId].map((sid) => shown.find((s) => s.id === sid)?.title),
+          ["kept after all", "its child"]
+        )
+        const back = seen.slice(before).filter((e) => e._tag === "Created" && e.origin === "local" && (e.session.id === id || e.session.id === childId))
+        assert.deepStrictEqual(back.map((e) => e._tag === "Created" ? e.session.id : ""), [id, childId], "the parent first")
 
         // Back online: the session was never deleted; it is listed and opens again.
         proxy.setMode("pass")
         yield* Wait.until("the session to be listed again", Effect.map(sessions.list, (all) => all.some((s) => s.id === id)))
+        yield* Wait.until("the child to be listed again", Effect.map(sessions.list, (all) => all.some((s) => s.id === childId)))
         const again = yield* sessions.open(id)
         assert.strictEqual((yield* sessions.info(again)).title, "kept after all")
         const onServer = yield* OtherClient.request<{ id: string; title: string }>("GET", `/session/${id}`)

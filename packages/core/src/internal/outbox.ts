@@ -242,7 +242,9 @@ export const make = (deps: {
           restored = Option.getOrUndefined(cache.peek(op.sessionId))
         } else {
           yield* cache.undelete(op.sessionId)
-          restored = Option.getOrUndefined(yield* Effect.option(cache.get(op.sessionId)))
+          // The server's value when it answers; else the one last seen before the delete.
+          const fresh = yield* Effect.option(cache.get(op.sessionId))
+          restored = Option.getOrUndefined(Option.orElse(fresh, () => cache.peek(op.sessionId)))
         }
         yield* publish({
           _tag: "RolledBack",
