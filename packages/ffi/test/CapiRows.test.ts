@@ -113,12 +113,16 @@ layer(Live, { timeout: 300_000, excludeTestServices: true })("docs/c-api.md: row
   )
 
   it.scoped(
-    "plue_init is thread-safe: 8 threads call plue_init at once (5 rounds): one sidecar, each thread's calls work, 8 plue_shutdowns at once release it (a 9th is refused), nothing left; threads taking and releasing it while one holds it keep the same sidecar",
+    "plue_init is thread-safe: 8 threads call plue_init at once (5 rounds): one sidecar, each thread's calls work, 8 plue_shutdowns at once release it (a 9th is refused), nothing left; threads taking and releasing it while one holds it keep the same sidecar; no data race under ThreadSanitizer",
     () =>
       Effect.gen(function*() {
         const ran = yield* runC(rows, ["init-threads", "5"])
         assert.include(ran.stdout, "init-threads: 5 round(s) of 8 threads")
         assert.match(ran.stdout, /^churn: one sidecar, pid \d+$/m)
+        // And under ThreadSanitizer: no data race between the threads' plue_init and plue_shutdown.
+        const tsan = yield* runC(compileProgram(cSource("capi_rows.c"), ["-fsanitize=thread"]), ["init-threads", "2"])
+        assert.notInclude(tsan.stderr, "ThreadSanitizer", tsan.stderr)
+        assert.include(tsan.stdout, "init-threads: 2 round(s) of 8 threads")
       }),
     { timeout: 300_000 }
   )
