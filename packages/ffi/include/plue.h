@@ -228,8 +228,8 @@ typedef void (*plue_event_callback)(const char *event_json, void *userdata);
 /*
  * Lagged: the callbacks fell behind: `missed` events were dropped (the oldest waiting, past
  * the `PLUE_EVENT_QUEUE_MAX` events the one queue of every subscription holds: 8192, unless
- * defined before including plue.h with PLUE_IMPLEMENTATION); every subscriber gets it, before
- * the next event.
+ * defined before including plue.h with PLUE_IMPLEMENTATION, or events the header had no memory
+ * to keep); every subscriber gets it, before the next event.
  */
 #define PLUE_EVENT_LAGGED "Lagged"
 /* Matches an event kind inside event_json: strstr(event_json, PLUE_EVENT_TAG(PLUE_EVENT_PROGRESS)). */
