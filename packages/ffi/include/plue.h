@@ -228,8 +228,8 @@ typedef void (*plue_event_callback)(const char *event_json, void *userdata);
 /*
  * Lagged: the callbacks fell behind: `missed` events were dropped (the oldest waiting, past
  * the `PLUE_EVENT_QUEUE_MAX` events the one queue of every subscription holds: 8192, unless
- * defined before including plue.h with PLUE_IMPLEMENTATION); every subscriber gets it, before
- * the next event.
+ * defined before including plue.h with PLUE_IMPLEMENTATION, or events the header had no memory
+ * to keep); every subscriber gets it, before the next event.
  */
 #define PLUE_EVENT_LAGGED "Lagged"
 /* Matches an event kind inside event_json: strstr(event_json, PLUE_EVENT_TAG(PLUE_EVENT_PROGRESS)). */
@@ -557,6 +557,7 @@ PLUE_API void plue__mirror_clear(void);
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <sys/uio.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -707,26 +708,30 @@ static size_t plue__bucket(int64_t handle) {
     return (size_t)(((uint64_t)handle * 11400714819323198485ULL) >> 54) % PLUE__MIRROR_BUCKETS;
 }
 
-/* A copy of the mirrored JSON of the session's handle (PLUE_OK set), or NULL: then the call hops. */
-PLUE__HELPER char *plue__warm_read(plue_session_t session) {
+/* 1 when the mirror holds the session's handle: *out is then a copy of its JSON (PLUE_OK set), or
+ * NULL when the copy could not be allocated (PLUE_ERR_OUT_OF_MEMORY set). 0: the call hops. */
+PLUE__HELPER int plue__warm_read(plue_session_t session, char **out) {
     plue__mirrored *node;
-    char *copy = NULL;
     int64_t handle = 0;
-    int usable;
+    int usable, found = 0;
+    *out = NULL;
     pthread_mutex_lock(&plue__lock);
     usable = plue__bound && plue__handle_in(session, &handle);
     pthread_mutex_unlock(&plue__lock);
-    if (!usable) return NULL;
+    if (!usable) return 0;
     pthread_mutex_lock(&plue__mirror_lock);
     for (node = plue__mirror[plue__bucket(handle)]; node != NULL; node = node->next) {
         if (node->handle == handle) {
-            copy = plue__host_string(node->json, node->size);
+            found = 1;
+            *out = plue__host_string(node->json, node->size);
             break;
         }
     }
     pthread_mutex_unlock(&plue__mirror_lock);
-    if (copy != NULL) plue__fail(PLUE_OK, NULL);
-    return copy;
+    if (!found) return 0;
+    if (*out == NULL) plue__fail(PLUE_ERR_OUT_OF_MEMORY, "plue_session_get_info: out of memory copying the session's JSON");
+    else plue__fail(PLUE_OK, NULL);
+    return 1;
 }
 
 PLUE_API void plue__mirror_remove(int64_t handle) {
@@ -852,33 +857,46 @@ static void plue__put64(unsigned char *p, uint64_t v) { int i; for (i = 0; i < 8
 static uint32_t plue__get32(const unsigned char *p) { uint32_t v = 0; int i; for (i = 3; i >= 0; i--) v = (v << 8) | p[i]; return v; }
 static uint64_t plue__get64(const unsigned char *p) { uint64_t v = 0; int i; for (i = 7; i >= 0; i--) v = (v << 8) | p[i]; return v; }
 
-/* Sends one frame. MSG_NOSIGNAL: a dead sidecar is an error here, never a SIGPIPE in the host. */
+/* Sends one frame. MSG_NOSIGNAL: a dead sidecar is an error here, never a SIGPIPE in the host.
+ * No allocation: the header and both strings go out as one gathered write, so a call can be sent
+ * (and a handle destroyed) when memory is short. */
 static int plue__send_frame(int fd, int kind, uint64_t id, int64_t value, int code, const char *a, const char *b) {
     size_t la = a != NULL ? strlen(a) : 0, lb = b != NULL ? strlen(b) : 0;
-    size_t total = PLUE__WIRE_HEADER_SIZE + la + lb, sent = 0;
-    unsigned char *frame;
-    int failed = 0;
+    size_t total = PLUE__WIRE_HEADER_SIZE + la + lb;
+    unsigned char head[PLUE__WIRE_HEADER_SIZE];
+    struct iovec parts[3];
+    struct msghdr msg;
+    int failed = 0, first = 0, count = 0;
     if (total > PLUE__WIRE_MAX_FRAME) return -1;
-    frame = (unsigned char *)malloc(total);
-    if (frame == NULL) return -1;
-    plue__put32(frame, (uint32_t)total);
-    plue__put32(frame + 4, (uint32_t)kind);
-    plue__put64(frame + 8, id);
-    plue__put64(frame + 16, (uint64_t)value);
-    plue__put32(frame + 24, (uint32_t)code);
-    plue__put32(frame + 28, a != NULL ? (uint32_t)la : 0xFFFFFFFFu);
-    plue__put32(frame + 32, b != NULL ? (uint32_t)lb : 0xFFFFFFFFu);
-    if (la > 0) memcpy(frame + PLUE__WIRE_HEADER_SIZE, a, la);
-    if (lb > 0) memcpy(frame + PLUE__WIRE_HEADER_SIZE + la, b, lb);
+    plue__put32(head, (uint32_t)total);
+    plue__put32(head + 4, (uint32_t)kind);
+    plue__put64(head + 8, id);
+    plue__put64(head + 16, (uint64_t)value);
+    plue__put32(head + 24, (uint32_t)code);
+    plue__put32(head + 28, a != NULL ? (uint32_t)la : 0xFFFFFFFFu);
+    plue__put32(head + 32, b != NULL ? (uint32_t)lb : 0xFFFFFFFFu);
+    parts[count].iov_base = head;
+    parts[count++].iov_len = sizeof head;
+    if (la > 0) { parts[count].iov_base = (void *)a; parts[count++].iov_len = la; }
+    if (lb > 0) { parts[count].iov_base = (void *)b; parts[count++].iov_len = lb; }
     pthread_mutex_lock(&plue__send_lock);
-    while (sent < total) {
-        ssize_t n = send(fd, frame + sent, total - sent, MSG_NOSIGNAL);
+    while (first < count) {
+        ssize_t n;
+        size_t done;
+        memset(&msg, 0, sizeof msg);
+        msg.msg_iov = parts + first;
+        msg.msg_iovlen = (size_t)(count - first);
+        n = sendmsg(fd, &msg, MSG_NOSIGNAL);
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) { failed = 1; break; }
-        sent += (size_t)n;
+        /* A partial write: skip what went, go on with the rest. */
+        for (done = (size_t)n; first < count && done >= parts[first].iov_len; first++) done -= parts[first].iov_len;
+        if (first < count) {
+            parts[first].iov_base = (unsigned char *)parts[first].iov_base + done;
+            parts[first].iov_len -= done;
+        }
     }
     pthread_mutex_unlock(&plue__send_lock);
-    free(frame);
     return failed ? -1 : 0;
 }
 
@@ -901,14 +919,27 @@ typedef struct plue__frame {
     char *a; /* malloc'd and NUL-terminated, or NULL */
     char *b;
     size_t la, lb;
+    /* A string the frame carried could not be allocated: it was read past, and is NULL here. */
+    int lost;
 } plue__frame;
 
-static int plue__read_string(int fd, uint32_t length, char **out, size_t *size) {
+static int plue__read_string(int fd, uint32_t length, char **out, size_t *size, int *lost) {
     *out = NULL;
     *size = 0;
     if (length == 0xFFFFFFFFu) return 0;
     *out = (char *)malloc((size_t)length + 1);
-    if (*out == NULL) return -1;
+    if (*out == NULL) {
+        /* Out of memory: read the string past (the stream stays in step) and say it was lost. */
+        unsigned char sink[512];
+        size_t left = length;
+        while (left > 0) {
+            size_t n = left < sizeof sink ? left : sizeof sink;
+            if (plue__read_full(fd, sink, n) != 0) return -1;
+            left -= n;
+        }
+        *lost = 1;
+        return 0;
+    }
     if (length > 0 && plue__read_full(fd, (unsigned char *)*out, length) != 0) { free(*out); *out = NULL; return -1; }
     (*out)[length] = '\0';
     *size = length;
@@ -929,8 +960,10 @@ static int plue__read_frame(int fd, plue__frame *frame) {
     frame->id = plue__get64(head + 8);
     frame->value = (int64_t)plue__get64(head + 16);
     frame->code = (int)plue__get32(head + 24);
-    if (plue__read_string(fd, la, &frame->a, &frame->la) != 0) return -1;
-    if (plue__read_string(fd, lb, &frame->b, &frame->lb) != 0) { free(frame->a); return -1; }
+    frame->lost = 0;
+    frame->b = NULL;
+    if (plue__read_string(fd, la, &frame->a, &frame->la, &frame->lost) != 0) return -1;
+    if (plue__read_string(fd, lb, &frame->b, &frame->lb, &frame->lost) != 0) { free(frame->a); return -1; }
     return 0;
 }
 
@@ -995,7 +1028,8 @@ PLUE__HELPER int plue__invoke(int op, plue_session_t session, const char *a, con
     if (--plue__in_flight == 0) pthread_cond_broadcast(&plue__idle);
     pthread_mutex_unlock(&plue__lock);
 
-    plue__fail(rec->code, rec->code == PLUE_OK ? NULL : (rec->message != NULL ? rec->message : "unknown failure"));
+    /* No message (it could not be allocated): the code's own text. */
+    plue__fail(rec->code, rec->code == PLUE_OK ? NULL : (rec->message != NULL ? rec->message : plue_errstr(rec->code)));
     free(rec->message);
     rec->message = NULL;
     if (rec->code != PLUE_OK && rec->json != NULL) { plue_free_json(rec->json); rec->json = NULL; }
@@ -1034,13 +1068,16 @@ static pthread_mutex_t plue__dispatch_lock = PTHREAD_MUTEX_INITIALIZER;
 static int plue__dispatching = 0, plue__stopping = 0;
 static pthread_t plue__dispatcher;
 
+#define PLUE__LOCAL_SUBS 16
 static void plue__deliver(const char *json) {
-    plue__sub *copy;
+    plue__sub local[PLUE__LOCAL_SUBS], *copy = local;
     int n, i;
     pthread_mutex_lock(&plue__lock);
     n = plue__nsubs;
-    copy = n > 0 ? (plue__sub *)malloc(sizeof(plue__sub) * (size_t)n) : NULL;
-    if (copy != NULL) memcpy(copy, plue__subs, sizeof(plue__sub) * (size_t)n);
+    if (n > PLUE__LOCAL_SUBS) copy = (plue__sub *)malloc(sizeof(plue__sub) * (size_t)n);
+    /* Out of memory: the event is missed, and every subscriber is told so by the next Lagged. */
+    if (copy == NULL) plue__missed++;
+    else if (n > 0) memcpy(copy, plue__subs, sizeof(plue__sub) * (size_t)n);
     pthread_mutex_unlock(&plue__lock);
     for (i = 0; copy != NULL && i < n; i++) {
         int still = 0, j;
@@ -1050,7 +1087,7 @@ static void plue__deliver(const char *json) {
         pthread_mutex_unlock(&plue__lock);
         if (still) copy[i].callback(json, copy[i].userdata);
     }
-    free(copy);
+    if (copy != local) free(copy);
 }
 
 static void *plue__dispatch_main(void *arg) {
@@ -1106,10 +1143,16 @@ PLUE_API int plue_event_subscribe(plue_event_callback callback, void *userdata) 
     plue__nsubs++;
     plue__stopping = 0;
     if (!plue__dispatching) {
-        if (pthread_create(&plue__dispatcher, NULL, plue__dispatch_main, NULL) == 0) {
-            plue__dispatching = 1;
-            pthread_detach(plue__dispatcher);
+        int rc = pthread_create(&plue__dispatcher, NULL, plue__dispatch_main, NULL);
+        if (rc != 0) {
+            /* No thread to call it: the subscription would never be called. */
+            plue__nsubs--;
+            pthread_mutex_unlock(&plue__lock);
+            return -plue__fail(rc == EAGAIN || rc == ENOMEM ? PLUE_ERR_OUT_OF_MEMORY : PLUE_ERR_INTERNAL,
+                               "plue_event_subscribe: cannot start the event dispatcher thread");
         }
+        plue__dispatching = 1;
+        pthread_detach(plue__dispatcher);
     }
     pthread_mutex_unlock(&plue__lock);
     plue__fail(PLUE_OK, NULL);
@@ -1157,6 +1200,13 @@ static void plue__event_push_owned(char *json) {
     plue__tail = event;
     plue__queued++;
     pthread_cond_signal(&plue__queue_cond);
+    pthread_mutex_unlock(&plue__lock);
+}
+
+/* An event that could not be allocated: counted as missed (told by the next Lagged). */
+static void plue__event_lost(void) {
+    pthread_mutex_lock(&plue__lock);
+    if (plue__nsubs > 0 && plue__dispatching) plue__missed++;
     pthread_mutex_unlock(&plue__lock);
 }
 
@@ -1269,12 +1319,16 @@ static void *plue__reader_main(void *arg) {
             pthread_mutex_lock(&plue__lock);
             rec = plue__unlink(frame.id, NULL);
             pthread_mutex_unlock(&plue__lock);
-            if (rec != NULL) plue__finish(rec, frame.code, frame.a, frame.b, frame.value);
+            /* A result that could not be allocated fails the call (a lost message: the code's text). */
+            if (rec != NULL) plue__finish(rec, frame.lost && frame.code == PLUE_OK ? PLUE_ERR_OUT_OF_MEMORY : frame.code, frame.a, frame.b, frame.value);
             else { free(frame.a); free(frame.b); }
             continue;
         }
         if (frame.kind == PLUE__WIRE_EVENT && frame.a != NULL) { plue__event_push_owned(frame.a); frame.a = NULL; }
+        else if (frame.kind == PLUE__WIRE_EVENT && frame.lost) plue__event_lost();
         else if (frame.kind == PLUE__WIRE_MIRROR_PUT && frame.a != NULL) { plue__mirror_put_owned(frame.value, frame.a, frame.la); frame.a = NULL; }
+        /* The new value could not be kept: the old one must not be served, so the handle leaves the mirror. */
+        else if (frame.kind == PLUE__WIRE_MIRROR_PUT && frame.lost) plue__mirror_remove(frame.value);
         else if (frame.kind == PLUE__WIRE_MIRROR_REMOVE) plue__mirror_remove(frame.value);
         else if (frame.kind == PLUE__WIRE_MIRROR_CLEAR) plue__mirror_clear();
         free(frame.a);
@@ -1377,16 +1431,30 @@ static int plue__start(const plue_options *options) {
         close(sv[0]);
         return plue__fail(PLUE_ERR_INTERNAL, "plue_init: cannot duplicate the sidecar's socket");
     }
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-    /* The host's stdout is its own: whatever the sidecar prints goes to stderr. */
-    posix_spawn_file_actions_adddup2(&actions, 2, 1);
-    posix_spawn_file_actions_adddup2(&actions, child_end, 3);
-    argv[0] = (char *)command;
-    argv[1] = (char *)"serve";
-    argv[2] = NULL;
-    rc = posix_spawnp(&pid, command, &actions, NULL, argv, environ);
-    posix_spawn_file_actions_destroy(&actions);
+    rc = posix_spawn_file_actions_init(&actions);
+    if (rc == 0) {
+        /* The host's stdout is its own: whatever the sidecar prints goes to stderr. */
+        if ((rc = posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)) == 0 &&
+            (rc = posix_spawn_file_actions_adddup2(&actions, 2, 1)) == 0 &&
+            (rc = posix_spawn_file_actions_adddup2(&actions, child_end, 3)) == 0) {
+            argv[0] = (char *)command;
+            argv[1] = (char *)"serve";
+            argv[2] = NULL;
+            rc = posix_spawnp(&pid, command, &actions, NULL, argv, environ);
+        } else {
+            rc = -rc;
+        }
+        posix_spawn_file_actions_destroy(&actions);
+    } else {
+        rc = -rc;
+    }
+    if (rc < 0) {
+        /* Preparing the spawn failed (ENOMEM): nothing was started. */
+        close(child_end);
+        close(sv[0]);
+        snprintf(message, sizeof message, "plue_init: cannot prepare the plue sidecar's start: %s", strerror(-rc));
+        return plue__fail(-rc == ENOMEM ? PLUE_ERR_OUT_OF_MEMORY : PLUE_ERR_INTERNAL, message);
+    }
     close(child_end);
     if (rc != 0) {
         close(sv[0]);
@@ -1466,15 +1534,17 @@ static int plue__start(const plue_options *options) {
     plue__generation++;
     plue__bound = 1;
     pthread_mutex_unlock(&plue__lock);
-    if (pthread_create(&plue__reader, NULL, plue__reader_main, (void *)(intptr_t)sv[0]) != 0) {
+    rc = pthread_create(&plue__reader, NULL, plue__reader_main, (void *)(intptr_t)sv[0]);
+    if (rc != 0) {
         pthread_mutex_lock(&plue__lock);
         plue__sock = -1;
         plue__child = -1;
         plue__transport = 0;
         plue__bound = 0;
         pthread_mutex_unlock(&plue__lock);
-        code = PLUE_ERR_INTERNAL;
-        snprintf(message, sizeof message, "plue_init: cannot start the reader thread");
+        /* EAGAIN: no memory (or no thread) for it. */
+        code = rc == EAGAIN || rc == ENOMEM ? PLUE_ERR_OUT_OF_MEMORY : PLUE_ERR_INTERNAL;
+        snprintf(message, sizeof message, "plue_init: cannot start the reader thread: %s", strerror(rc));
         goto failed;
     }
     return plue__fail(PLUE_OK, NULL);
@@ -1576,8 +1646,8 @@ PLUE_API char *plue_session_get_info(plue_session_t session) {
     int code;
     if (session == NULL) { plue__fail(PLUE_ERR_INVALID_HANDLE, "plue_session_get_info: the session handle is NULL"); return NULL; }
     {
-        char *warm = plue__warm_read(session);
-        if (warm != NULL) return warm;
+        char *warm;
+        if (plue__warm_read(session, &warm)) return warm;
     }
     code = plue__invoke(PLUE__OP_SESSION_GET_INFO, session, NULL, NULL, &rec);
     if (code != PLUE_OK) return NULL;

@@ -583,7 +583,7 @@ export const EventKinds = [
     name: "LAGGED",
     tag: "Lagged",
     doc:
-      "the callbacks fell behind: `missed` events were dropped (the oldest waiting, past the `PLUE_EVENT_QUEUE_MAX` events the one queue of every subscription holds: 8192, unless defined before including plue.h with PLUE_IMPLEMENTATION); every subscriber gets it, before the next event"
+      "the callbacks fell behind: `missed` events were dropped (the oldest waiting, past the `PLUE_EVENT_QUEUE_MAX` events the one queue of every subscription holds: 8192, unless defined before including plue.h with PLUE_IMPLEMENTATION, or events the header had no memory to keep); every subscriber gets it, before the next event"
   }
 ] as const
 

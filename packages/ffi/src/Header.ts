@@ -115,8 +115,8 @@ const definition = (f: BridgedFunction): string => {
   }
   if (f.mirrored) {
     out.push("    {")
-    out.push("        char *warm = plue__warm_read(session);")
-    out.push("        if (warm != NULL) return warm;")
+    out.push("        char *warm;")
+    out.push("        if (plue__warm_read(session, &warm)) return warm;")
     out.push("    }")
   }
   const a = f.strings[0]?.name ?? "NULL"

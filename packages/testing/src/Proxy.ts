@@ -34,6 +34,11 @@ export interface Proxy {
   /** How many answers to requests whose head matches `pattern` reached the client. */
   readonly answered: (pattern: RegExp) => number
   /**
+   * The most requests whose head matches `pattern` that were in flight at once so far: gone
+   * through to the server and not yet answered.
+   */
+  readonly maxInFlight: (pattern: RegExp) => number
+  /**
    * Once: the next request whose head matches `pattern` (sent after a request matching `after`
    * went through, when given) is held before it reaches the server, with whatever its connection
    * sends after it, until `release` is called: for a test to act between two requests of a client.
@@ -67,6 +72,8 @@ export const start = (target: string): Effect.Effect<Proxy, never, Scope.Scope> 
       let holding: { pattern: RegExp; after: RegExp | undefined; arrived: boolean; released: boolean; flush: Array<() => void> } | undefined
       const heads: Array<string> = []
       const answers: Array<string> = []
+      // Every request going through (+1) and every answer starting back (-1), in order.
+      const flow: Array<{ readonly head: string; readonly step: 1 | -1 }> = []
       const sockets = new Set<Socket>()
       const cutAll = () => sockets.forEach((s) => s.destroy())
       const server = createServer((client) => {
@@ -102,6 +109,7 @@ export const start = (target: string): Effect.Effect<Proxy, never, Scope.Scope> 
                 hold.flush.push(() => {
                   held = undefined
                   heads.push(head[0])
+                  flow.push({ head: head[0], step: 1 })
                   last = head[0]
                   for (const part of buffer) upstream.write(part)
                 })
@@ -109,6 +117,7 @@ export const start = (target: string): Effect.Effect<Proxy, never, Scope.Scope> 
               }
             }
             heads.push(head[0])
+            flow.push({ head: head[0], step: 1 })
             last = head[0]
             if (dropAnswer !== undefined && dropAnswer.test(head[0])) {
               dropAnswer = undefined
@@ -124,7 +133,10 @@ export const start = (target: string): Effect.Effect<Proxy, never, Scope.Scope> 
             return
           }
           if (mode === "swallow") return
-          if (/^HTTP\/1\.1 /.test(chunk.toString("latin1", 0, 9))) answers.push(last)
+          if (/^HTTP\/1\.1 /.test(chunk.toString("latin1", 0, 9))) {
+            answers.push(last)
+            flow.push({ head: last, step: -1 })
+          }
           client.write(chunk)
         })
       })
@@ -140,6 +152,16 @@ export const start = (target: string): Effect.Effect<Proxy, never, Scope.Scope> 
             dropNextAnswer: (pattern) => void (dropAnswer = pattern),
             count: (pattern) => heads.filter((h) => pattern.test(h)).length,
             answered: (pattern) => answers.filter((h) => pattern.test(h)).length,
+            maxInFlight: (pattern) => {
+              let now = 0
+              let most = 0
+              for (const { head, step } of flow) {
+                if (!pattern.test(head)) continue
+                now += step
+                most = Math.max(most, now)
+              }
+              return most
+            },
             hold: (pattern, options = {}) => {
               const hold = { pattern, after: options.after, arrived: false, released: false, flush: [] as Array<() => void> }
               holding = hold
