@@ -231,10 +231,14 @@ export const make = (
      * Read-your-writes: after one of our own writes is applied, the server's stream may still
      * carry events it sent before that write (a title or share change keeps `time.updated`, so
      * they cannot be told apart by time). The stream is ordered, so until the echo of our write
-     * arrives, a differing event for that session is older: skip it. The wait is bounded.
+     * arrives, a differing event for that session is older: skip it. The wait is bounded, and it
+     * ends when the stream is lost. While connected the echo always comes (the server publishes
+     * every write on the stream of the directory that sent it: ours, also for another project's
+     * session), but on a loaded machine it can come seconds after the write's answer: with 3 s,
+     * an older title was seen shown again. So the bound is generous.
      */
     const awaitingEcho = new Map<SessionId, { readonly session: Session; readonly until: number }>()
-    const ECHO_WAIT = 3000
+    const ECHO_WAIT = 15_000
     const sameWrite = (a: Session, b: Session) => a.title === b.title && a.share?.url === b.share?.url
 
     /** The change itself, synchronous so that the event is published in the same step. */
