@@ -16,6 +16,7 @@ import * as OpenCodeConnection from "@plue/core/OpenCodeConnection"
 import type * as OpenCodeServer from "@plue/core/OpenCodeServer"
 import * as UndiciHttpClient from "@plue/core/UndiciHttpClient"
 import { type Figure, measure, type Op } from "./measure.js"
+import { awaitQuiet, type Quiet } from "./quiet.js"
 
 /**
  * The client's own cost, without OpenCode's noise: get, list (100 sessions), update and create
@@ -128,11 +129,17 @@ export interface ClientBenchOptions {
   readonly perRound: number
 }
 
+/** The real server's figures, and how long the bench waited for the server to go quiet before each route. */
+export interface ClientFigures {
+  readonly figures: ReadonlyArray<Figure>
+  readonly quiet: ReadonlyArray<Quiet & { readonly route: string }>
+}
+
 export const clientBench = (
   server: OpenCodeServer.Info,
   client: OpenCodeClient.Service,
   options: ClientBenchOptions
-): Effect.Effect<ReadonlyArray<Figure>, unknown> =>
+): Effect.Effect<ClientFigures, unknown> =>
   Effect.gen(function*() {
     const auth = `Basic ${Buffer.from(`opencode:${Redacted.value(server.password)}`).toString("base64")}`
     const headers = { authorization: auth, accept: "application/json" }
@@ -193,8 +200,13 @@ export const clientBench = (
       }
     ]
     const figures: Array<Figure> = []
+    const quiet: Array<Quiet & { readonly route: string }> = []
     for (const op of ops) {
+      // A fresh server (and the 100 sessions just created) keeps it busy for a while: that
+      // work would land on the first route timed, the same for every client but not the same
+      // between routes and runs.
+      quiet.push({ route: op.name, ...(yield* awaitQuiet(server.pid)) })
       figures.push(yield* Effect.promise(() => measure(op, options.rounds, options.perRound)))
     }
-    return figures
+    return { figures, quiet }
   })

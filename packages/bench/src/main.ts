@@ -11,7 +11,7 @@ import * as UndiciHttpClient from "@plue/core/UndiciHttpClient"
 import { OpenCodeClient, OpenCodeConnection, OpenCodeServer, Plue, SessionCache, SessionEvents, SessionManager, SessionSync } from "@plue/core"
 import { bridgeBench } from "./bridge.js"
 import { bulkBench, bulkLines } from "./bulk.js"
-import { clientBench, overheadBench } from "./client.js"
+import { clientBench, type ClientFigures, overheadBench } from "./client.js"
 import { loadBench } from "./load.js"
 import { retryBench, type RetryFigures, retryTable } from "./retry.js"
 import { table } from "./measure.js"
@@ -151,6 +151,11 @@ const machine = {
 const retryHeading = (retry: RetryFigures) =>
   `Retries on OpenCode's storage error: a rename sent as its database is write-locked for ${retry.lockSeconds} s (${retry.rounds} round(s), default settings)`
 
+const quietLine = (client: ClientFigures) =>
+  `  waited for the server to go quiet (under 10% of a core for 2 s) before each route: ${
+    client.quiet.map((q) => `${q.route} ${q.waited.toFixed(0)} s${q.quiet ? "" : " (not quiet)"}`).join(", ")
+  }`
+
 const startupHeading = "CLI start, CPU time (user + system) of the whole process (baseline: node -e 0)"
 
 /** `--startup`: only the CLI start figures. */
@@ -169,7 +174,7 @@ const program = Effect.gen(function*() {
   const server = yield* OpenCodeServer.start({ cwd: box.project, env: box.env })
   const connection = OpenCodeConnection.layer({ url: server.url, password: server.password })
   const client = yield* OpenCodeClient.make.pipe(Effect.provide(connection))
-  const sizes = quick ? { rounds: 3, perRound: 30 } : { rounds: 7, perRound: 100 }
+  const sizes = quick ? { rounds: 5, perRound: 40 } : { rounds: 7, perRound: 100 }
   const retryRounds = quick ? 1 : 3
 
   if (args.has("--retry")) {
@@ -209,7 +214,8 @@ const program = Effect.gen(function*() {
     if (args.has("--json")) return console.log(JSON.stringify({ machine, client: clientFigures, clientOverhead: overhead }, null, 2))
     console.log(`plue benchmark: ${machine.node}, ${machine.cpus}, ${machine.memory}\n`)
     console.log("OpenCode client, per call (baseline: raw fetch)")
-    console.log(table(clientFigures))
+    console.log(table(clientFigures.figures))
+    console.log(quietLine(clientFigures))
     console.log("\nClient overhead alone, against a loopback stub answering at once (baseline: raw fetch)")
     console.log(table(overhead))
     return
@@ -247,7 +253,8 @@ const program = Effect.gen(function*() {
   console.log(startupHeading)
   console.log(startupTable(startup))
   console.log("\nOpenCode client, per call (baseline: raw fetch)")
-  console.log(table(clientFigures))
+  console.log(table(clientFigures.figures))
+  console.log(quietLine(clientFigures))
   console.log("\nClient overhead alone, against a loopback stub answering at once (baseline: raw fetch)")
   console.log(table(overhead))
   console.log("\nSession bridge: cached read (baseline: one HTTP GET through the plue client)")

@@ -1,7 +1,7 @@
 /**
- * Side-by-side measurement: the implementations of an operation take turns call by call, in a
- * rotating order, so that drift in machine load hits each of them alike. The first
- * implementation is the baseline the others are compared with.
+ * Side-by-side measurement: the implementations of an operation take turns call by call, each
+ * turn in the next of all their orders, so that drift in machine load hits each of them alike.
+ * The first implementation is the baseline the others are compared with.
  */
 
 export interface Op {
@@ -39,18 +39,32 @@ export const summarize = (samples: ReadonlyArray<number>): Stats => {
   }
 }
 
+/** Every order of `items` (n! of them: meant for the handful of implementations of an `Op`). */
+export const permutations = <A>(items: ReadonlyArray<A>): Array<Array<A>> =>
+  items.length <= 1
+    ? [[...items]]
+    : items.flatMap((item, i) => permutations([...items.slice(0, i), ...items.slice(i + 1)]).map((rest) => [item, ...rest]))
+
+/** A full garbage collection when node runs with `--expose-gc` (as `npm run bench` does). */
+const collect = (globalThis as { gc?: () => void }).gc ?? (() => {})
+
 export const measure = async (op: Op, rounds: number, perRound: number): Promise<Figure> => {
   const labels = Object.keys(op.impls)
   const samples: Record<string, Array<number>> = Object.fromEntries(labels.map((l) => [l, []]))
-  // Warm up connections and JIT for each implementation.
+  // Warm up connections and JIT for each implementation, the same number of calls each.
   for (const label of labels) for (let i = 0; i < 100; i++) await op.impls[label]!()
-  // Calls are interleaved one by one, in an order that rotates every call, so each
-  // implementation sees the same moments of the machine's (and the server's) load.
+  // Calls are interleaved one by one, so each implementation sees the same moments of the
+  // machine's (and the server's) load. Each turn takes the next of all the orders of the
+  // implementations: each runs first, second, ... equally often and follows each other one
+  // equally often (a rotation would always put the same one after another, which then pays
+  // for whatever the other leaves behind: garbage, the server's deferred work).
+  const orders = permutations(labels)
   let turn = 0
   for (let round = 0; round < rounds; round++) {
+    // Every round starts from the same heap state: nobody pays for the last round's garbage.
+    collect()
     for (let i = 0; i < perRound; i++, turn++) {
-      for (let k = 0; k < labels.length; k++) {
-        const label = labels[(k + turn) % labels.length]!
+      for (const label of orders[turn % orders.length]!) {
         const start = process.hrtime.bigint()
         await op.impls[label]!()
         samples[label]!.push(Number(process.hrtime.bigint() - start) / 1000)
