@@ -1,6 +1,6 @@
 /**
  * Runs a batch of session operations over the manager's own operations: one handle per
- * operation, one chain per session (its operations in input order), at most `concurrency`
+ * operation (a delete by id, without one), one chain per session (its operations in input order), at most `concurrency`
  * chains at once, so at most that many operations in flight.
  */
 import * as Clock from "effect/Clock"
