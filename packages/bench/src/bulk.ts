@@ -20,9 +20,32 @@ export interface BulkFigures {
   /** The same deletes sent straight through the client (no bridge), serial and 8 at once, ms. */
   readonly rawSerialMs: ReadonlyArray<number>
   readonly rawConcurrentMs: ReadonlyArray<number>
+  /**
+   * CPU time (user + system) of this process per delete, ms, each batch, by path: the bridge's
+   * own work is the difference between `bulk` and the raw client (both follow the server's
+   * deletion events through the bridge's sync fiber). Less noisy than wall time on a shared
+   * machine: it does not count waiting for the server or for the CPU.
+   */
+  readonly cpuPerDelete: {
+    readonly serial: ReadonlyArray<number>
+    readonly concurrent: ReadonlyArray<number>
+    readonly rawSerial: ReadonlyArray<number>
+    readonly rawConcurrent: ReadonlyArray<number>
+  }
   /** Operations that did not succeed (should be none). */
   readonly failures: number
 }
+
+/** Runs `batch`, timing it: wall ms, and this process's CPU ms (user + system) per operation. */
+const measured = <E>(n: number, batch: Effect.Effect<void, E>) =>
+  Effect.gen(function*() {
+    const cpu = process.cpuUsage()
+    const start = performance.now()
+    yield* batch
+    const ms = performance.now() - start
+    const used = process.cpuUsage(cpu)
+    return { ms, cpu: (used.user + used.system) / 1000 / n }
+  })
 
 const median = (values: ReadonlyArray<number>): number => {
   const sorted = [...values].sort((a, b) => a - b)
@@ -54,32 +77,38 @@ export const bulkBench = (
     const timed = (c: number) =>
       Effect.gen(function*() {
         const ops = yield* prepare
-        const start = performance.now()
-        const results = yield* sessions.bulk(ops, { concurrency: c })
-        const ms = performance.now() - start
-        failures += results.filter((r) => r.status !== "ok").length
-        return ms
+        return yield* measured(
+          n,
+          Effect.map(sessions.bulk(ops, { concurrency: c }), (results) => void (failures += results.filter((r) => r.status !== "ok").length))
+        )
       })
     // The server's own limit: the same deletes straight through the client.
     const raw = (c: number) =>
       Effect.gen(function*() {
         const ops = yield* prepare
-        const start = performance.now()
-        const outcomes = yield* Effect.forEach(ops, (op) => Effect.either(client.delete(op.session)), { concurrency: c })
-        const ms = performance.now() - start
-        failures += outcomes.filter((o) => o._tag === "Left").length
-        return ms
+        return yield* measured(
+          n,
+          Effect.map(
+            Effect.forEach(ops, (op) => Effect.either(client.delete(op.session)), { concurrency: c }),
+            (outcomes) => void (failures += outcomes.filter((o) => o._tag === "Left").length)
+          )
+        )
       })
     const serialMs: Array<number> = []
     const concurrentMs: Array<number> = []
     const rawSerialMs: Array<number> = []
     const rawConcurrentMs: Array<number> = []
+    const cpu = { serial: [] as Array<number>, concurrent: [] as Array<number>, rawSerial: [] as Array<number>, rawConcurrent: [] as Array<number> }
+    const keep = (wall: Array<number>, cpus: Array<number>) => (m: { ms: number; cpu: number }) => {
+      wall.push(m.ms)
+      cpus.push(m.cpu)
+    }
     for (let round = 0; round < options.rounds; round++) {
       const turns = [
-        () => Effect.map(timed(1), (ms) => void serialMs.push(ms)),
-        () => Effect.map(timed(concurrency), (ms) => void concurrentMs.push(ms)),
-        () => Effect.map(raw(1), (ms) => void rawSerialMs.push(ms)),
-        () => Effect.map(raw(concurrency), (ms) => void rawConcurrentMs.push(ms))
+        () => Effect.map(timed(1), keep(serialMs, cpu.serial)),
+        () => Effect.map(timed(concurrency), keep(concurrentMs, cpu.concurrent)),
+        () => Effect.map(raw(1), keep(rawSerialMs, cpu.rawSerial)),
+        () => Effect.map(raw(concurrency), keep(rawConcurrentMs, cpu.rawConcurrent))
       ]
       // A different one goes first each round.
       for (let i = 0; i < turns.length; i++) yield* turns[(i + round) % turns.length]!()
@@ -93,9 +122,12 @@ export const bulkBench = (
       speedup: median(serialMs) / median(concurrentMs),
       rawSerialMs,
       rawConcurrentMs,
+      cpuPerDelete: cpu,
       failures
     }
   })
+
+const cpuMs = (xs: ReadonlyArray<number>) => median(xs).toFixed(2)
 
 export const bulkLines = (f: BulkFigures): Array<string> => {
   const fmt = (xs: ReadonlyArray<number>) => xs.map((x) => x.toFixed(0)).join(", ")
@@ -109,6 +141,9 @@ export const bulkLines = (f: BulkFigures): Array<string> => {
     `  raw client, no bridge: serial median ${median(f.rawSerialMs).toFixed(0)} ms, ${f.concurrency} at once median ${
       median(f.rawConcurrentMs).toFixed(0)
     } ms` +
-    ` (${(median(f.rawSerialMs) / median(f.rawConcurrentMs)).toFixed(2)}x): the server's own gain from concurrency`
+    ` (${(median(f.rawSerialMs) / median(f.rawConcurrentMs)).toFixed(2)}x): the server's own gain from concurrency`,
+    `  CPU of this process per delete, median ms: bulk serial ${cpuMs(f.cpuPerDelete.serial)}, bulk at ${f.concurrency} ${
+      cpuMs(f.cpuPerDelete.concurrent)
+    }; raw client serial ${cpuMs(f.cpuPerDelete.rawSerial)}, raw at ${f.concurrency} ${cpuMs(f.cpuPerDelete.rawConcurrent)}`
   ]
 }

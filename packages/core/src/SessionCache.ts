@@ -222,9 +222,17 @@ export const make = (
 
     const isDeleted = (sessionId: string) => tombstones.has(sessionId)
 
+    /**
+     * Forgets deletions older than the tombstone TTL, once there are many. A tombstone is never
+     * set twice, so the map is in the order of deletion: the walk stops at the first one still
+     * kept, and a delete costs no walk over every deletion remembered.
+     */
     const pruneTombstones = (now: number) => {
       if (tombstones.size < 1024) return
-      for (const [id, at] of tombstones) if (now - at > tombstoneTtl) tombstones.delete(id)
+      for (const [id, at] of tombstones) {
+        if (now - at <= tombstoneTtl) return
+        tombstones.delete(id)
+      }
     }
 
     /**

@@ -387,9 +387,11 @@ export const make = (options: Options = {}): Effect.Effect<Service, never, Scope
     const subscribe = Effect.map(subscribeWith(() => undefined), ([, stream]) => stream)
     return {
       unsafePublish: (event) => {
-        // A sliding PubSub never suspends a publisher, so this completes synchronously: the
-        // event is in order with the change that caused it.
-        Effect.runSync(PubSub.publish(pubsub, { seq: ++seq, event }))
+        // Synchronous, so the event is in order with the change that caused it: offered
+        // directly while there is room (no fiber run per event); when full, the sliding publish
+        // (which never suspends) drops the oldest.
+        const envelope = { seq: ++seq, event }
+        if (!pubsub.unsafeOffer(envelope)) Effect.runSync(PubSub.publish(pubsub, envelope))
       },
       subscribe,
       subscribeWith,

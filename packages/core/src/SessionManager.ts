@@ -430,6 +430,51 @@ export const make: Effect.Effect<
     return pending.length === 0 ? session : { ...session, pending }
   }
 
+  /**
+   * Deletes a session and its descendants; how many sessions went (or go, when queued). Counted
+   * before asking: the server's deletion events may reach the cache before its answer does. The
+   * cache knows every session while coherent; else the server is asked.
+   */
+  const deleteSession = (sessionId: SessionId): Effect.Effect<number, OpenCodeError | OutboxError> =>
+    engine !== undefined
+      ? Effect.gen(function*() {
+        const below = (yield* cache.coherent)
+          ? cache.descendants(sessionId).length
+          : yield* Effect.orElseSucceed(Effect.map(allChildren(sessionId), (all) => all.length), () => cache.descendants(sessionId).length)
+        yield* engine.delete(sessionId)
+        return below + 1
+      })
+      : Effect.gen(function*() {
+        const subtree = (yield* cache.coherent)
+          ? cache.descendants(sessionId).length
+          : (yield* allChildren(sessionId)).length
+        yield* client.delete(sessionId)
+        yield* cache.remove(sessionId, "local")
+        return subtree + 1
+      })
+
+  /**
+   * A batch's operation on a session by id: what `open`, `info` and `within` do for a handle
+   * (the session is read from the cache, the operation is tracked, a 404 means it was deleted),
+   * without issuing a handle or forking a fiber for it. Nobody else could reach such a handle,
+   * and interrupting the batch interrupts the operation.
+   */
+  const onSession = <A, E>(
+    raw: string,
+    kind: OperationKind,
+    operation: (sessionId: SessionId) => Effect.Effect<A, E>
+  ): Effect.Effect<{ readonly before: SessionView; readonly value: A }, E | OpenCodeError | SessionDeleted> =>
+    Effect.flatMap(parseSessionId(raw), (sessionId) =>
+      Effect.flatMap(cache.get(sessionId), (session) =>
+        Effect.suspend(() => {
+          if (cache.isDeleted(sessionId)) return Effect.fail(new SessionDeleted({ sessionId }))
+          const before = withPending(session)
+          return Effect.map(
+            tracked(kind, sessionId, () => Effect.zipRight(Progress.report({ phase: "sending" }), deletedIfGone(sessionId, operation(sessionId)))),
+            (value) => ({ before, value })
+          )
+        })))
+
   const service: Service = {
     create: (options = {}) =>
       tracked("create", undefined, (progress) =>
@@ -508,27 +553,7 @@ export const make: Effect.Effect<
               })
             ))
         ), "initialize"),
-    delete: (handle) =>
-      engine !== undefined
-        ? within(handle, "delete", (sessionId) =>
-          Effect.gen(function*() {
-            const below = (yield* cache.coherent)
-              ? cache.descendants(sessionId).length
-              : yield* Effect.orElseSucceed(Effect.map(allChildren(sessionId), (all) => all.length), () => cache.descendants(sessionId).length)
-            yield* engine.delete(sessionId)
-            return below + 1
-          }), "delete")
-        : within(handle, "delete", (sessionId) =>
-          Effect.gen(function*() {
-            // Count what will go before asking: the server's deletion events may reach the cache
-            // before its answer does. The cache knows every session while coherent; else ask.
-            const subtree = (yield* cache.coherent)
-              ? cache.descendants(sessionId).length
-              : (yield* allChildren(sessionId)).length
-            yield* client.delete(sessionId)
-            yield* cache.remove(sessionId, "local")
-            return subtree + 1
-          }), "delete"),
+    delete: (handle) => within(handle, "delete", deleteSession, "delete"),
     abort: (handle) =>
       Effect.gen(function*() {
         const state = yield* lookup(handle)
@@ -587,7 +612,11 @@ export const make: Effect.Effect<
       for (const state of open.values()) out.push({ handle: state.handle, sessionId: state.sessionId, inFlight: yield* FiberSet.size(state.fibers) })
       return out
     }),
-    bulk: (operations, options) => Effect.suspend(() => Bulk.run(service, events.unsafePublish, layerScope, ++lastBatch, operations, options))
+    bulk: (operations, options) => Effect.suspend(() => Bulk.run(batchManager, events.unsafePublish, layerScope, ++lastBatch, operations, options))
+  }
+  const batchManager: Bulk.Manager = {
+    ...service,
+    deleteById: (sessionId) => Effect.map(onSession(sessionId, "delete", deleteSession), ({ before, value }) => ({ session: before, deleted: value }))
   }
   return service
 })

@@ -1,6 +1,6 @@
 /**
  * Runs a batch of session operations over the manager's own operations: one handle per
- * operation, one chain per session (its operations in input order), at most `concurrency`
+ * operation (a delete by id, without one), one chain per session (its operations in input order), at most `concurrency`
  * chains at once, so at most that many operations in flight.
  */
 import * as Clock from "effect/Clock"
@@ -16,7 +16,13 @@ import type { SessionEvent } from "../SessionEvents.js"
 import type { Handle, Service } from "../SessionManager.js"
 
 /** What the batch needs of the manager. */
-export type Manager = Pick<Service, "create" | "open" | "info" | "updateTitle" | "delete" | "abort" | "share" | "unshare" | "destroy">
+export interface Manager extends Pick<Service, "create" | "open" | "info" | "updateTitle" | "abort" | "share" | "unshare" | "destroy"> {
+  /**
+   * Deletes a session by id as `open`, `info`, `delete` and `destroy` on a handle would, without
+   * the handle: the session as it was just before, and how many sessions went.
+   */
+  readonly deleteById: (sessionId: string) => Effect.Effect<{ readonly session: Session; readonly deleted: number }, SessionError>
+}
 
 /** BulkProgress is published at most this often. */
 const PROGRESS_EVERY = 100
@@ -100,11 +106,9 @@ export const run = (
         case "title":
           return withHandle(manager.open(op.session), (h) => Effect.map(manager.updateTitle(h, op.title), session))
         case "delete":
-          return withHandle(manager.open(op.session), (h) =>
-            Effect.flatMap(manager.info(h), (before) => Effect.map(manager.delete(h), (deleted): Success => ({ session: before, deleted }))))
+          return manager.deleteById(op.session)
         case "abort":
-          return withHandle(manager.open(op.session), (h) =>
-            Effect.zipRight(manager.abort(h), Effect.map(manager.info(h), session)))
+          return withHandle(manager.open(op.session), (h) => Effect.zipRight(manager.abort(h), Effect.map(manager.info(h), session)))
         case "share":
           return withHandle(manager.open(op.session), (h) =>
             Effect.map(manager.share(h), (r): Success => ({
