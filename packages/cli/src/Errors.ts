@@ -200,7 +200,7 @@ export const outcomes: Mapping<CliError> = {
       ? `OpenCode refused the password (${e.status} on ${e.request.method} ${e.request.url}); check --password / OPENCODE_SERVER_PASSWORD`
       : `OpenCode needs a password (${e.status} on ${e.request.method} ${e.request.url}); pass --password or set OPENCODE_SERVER_PASSWORD`
   }),
-  Unreachable: (e) => ({ code: ExitCode.unreachable, line: `${e.message} (check --url / OPENCODE_URL)` }),
+  Unreachable: (e) => ({ code: ExitCode.unreachable, line: e.databaseLocked === true ? e.message : `${e.message} (check --url / OPENCODE_URL)` }),
   ServerStartError: (e) => ({ code: ExitCode.unreachable, line: e.message }),
   HostUnreachable: (e) => ({ code: ExitCode.unreachable, line: e.message }),
   ShareStoreUnavailable: (e) => ({ code: ExitCode.unreachable, line: e.message }),

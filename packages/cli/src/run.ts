@@ -22,6 +22,17 @@ const withoutFrameworkErrors = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
 const say = (line: string) => Effect.sync(() => process.stderr.write(`plue: ${line.split("\n")[0]}\n`))
 
 /**
+ * Succeeds when stdout fails (EPIPE: its reader went away, as in `plue watch | head -1`). Node
+ * emits that as an 'error' event, which with no listener crashes the process with a stack; with
+ * this one the command stops as on Ctrl-C instead.
+ */
+const stdoutClosed = Effect.async<void>((resume) => {
+  const onError = () => resume(Effect.void)
+  process.stdout.once("error", onError)
+  return Effect.sync(() => void process.stdout.off("error", onError))
+})
+
+/**
  * Runs `plue` on `argv` (the whole `process.argv`) for the command at `path`, to its exit code,
  * and exits.
  *
@@ -42,7 +53,11 @@ export const main = (argv: ReadonlyArray<string>, path: ReadonlyArray<string>): 
       })
     )
   })
-  NodeRuntime.runMain(program.pipe(Effect.provide(NodeContext.layer)), {
+  // Later failures of stdout or stderr (a closed pipe) are nothing more to say or crash on.
+  process.stdout.on("error", () => {})
+  process.stderr.on("error", () => {})
+  const untilStdoutCloses = Effect.raceFirst(program, Effect.zipRight(stdoutClosed, Effect.interrupt))
+  NodeRuntime.runMain(untilStdoutCloses.pipe(Effect.provide(NodeContext.layer)), {
     disableErrorReporting: true,
     teardown: (exit, onExit) => {
       if (Exit.isSuccess(exit)) return onExit(typeof exit.value === "number" ? exit.value : ExitCode.internal)

@@ -114,15 +114,23 @@ export type UnreachableReason = typeof UnreachableReason.Type
 
 /**
  * The server could not be reached: connection refused or reset, no answer within the timeout,
- * or an event stream that went silent past its heartbeat deadline.
+ * or an event stream that went silent past its heartbeat deadline. `databaseLocked` is set on a
+ * write that got no answer in time while the connection's writes were meeting OpenCode's storage
+ * error (its database locked by another process): OpenCode holds writes, one at a time, until the
+ * lock ends, and may still apply this one then.
  *
  * @since 0.1.0
  */
 export class Unreachable extends Schema.TaggedError<Unreachable>("@plue/core/Unreachable")(
   "Unreachable",
-  { request: RequestTarget, reason: UnreachableReason, detail: Schema.String }
+  { request: RequestTarget, reason: UnreachableReason, detail: Schema.String, databaseLocked: Schema.optional(Schema.Boolean) }
 ) {
   override get message(): string {
+    if (this.databaseLocked === true) {
+      return `OpenCode did not answer ${this.request.method} ${this.request.url} in time${
+        this.detail ? ` (${clause(this.detail)})` : ""
+      }: its database is locked by another process, and OpenCode holds writes, one at a time, until the lock ends; it may still apply this one then.`
+    }
     const what = {
       refused: "connection refused",
       reset: "connection reset",

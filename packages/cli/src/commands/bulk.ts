@@ -37,8 +37,8 @@ const past: Record<SessionBulk.Operation["op"], string> = {
 const severity: ReadonlyArray<number> = [ExitCode.notFound, ExitCode.usage, ExitCode.internal, ExitCode.unreachable, ExitCode.unauthorized]
 
 /** A failure in a few words, for the summary. */
-const short = (error: { readonly _tag: string }): string =>
-  ({
+const short = (error: { readonly _tag: string; readonly databaseLocked?: boolean | undefined }): string =>
+  error._tag === "Unreachable" && error.databaseLocked === true ? "timed out, database locked" : ({
     SessionNotFound: "not found",
     SessionDeleted: "deleted",
     InvalidSessionId: "invalid id",

@@ -275,7 +275,15 @@ export const makePipeline = (settings: ConnectionSettings, base: HttpClient.Http
     return error
   }
 
+  // Whether this connection's last answered write met OpenCode's storage error (its database
+  // locked): a write that then gets no answer in time is waiting its turn behind the lock.
+  let writesLocked = false
+  const noteWrite = (method: string, status: number, body: string) => {
+    if (method !== "GET") writesLocked = isStorageAnswer(status, body)
+  }
+
   const classify = <A>(spec: Spec<A>, target: Target, status: number, body: string): Either.Either<A, OpenCodeError> => {
+    noteWrite(spec.method, status, body)
     if (status < 200 || status >= 300) return Either.left(failure(target, status, body, spec.sessionId))
     const schema = spec.decode
     if (schema === undefined) return Either.right(undefined as A)
@@ -312,10 +320,18 @@ export const makePipeline = (settings: ConnectionSettings, base: HttpClient.Http
   const run = <A>(spec: Spec<A>): Effect.Effect<A, OpenCodeError> => {
     const { request, target } = build(spec.method, spec.path, "application/json", spec.urlParams, spec.body)
     const timeout = spec.timeout ?? settings.requestTimeout
+    const late = timedOut(target, "no complete answer", timeout)
+    const lateWrite = () =>
+      writesLocked
+        ? new Unreachable({ request: target, reason: "timeout", detail: `no complete answer within ${Duration.format(timeout)}`, databaseLocked: true })
+        : late()
     const attempt = client.execute(request).pipe(
       Effect.flatMap((response) => Effect.map(response.text, (body) => classify(spec, target, response.status, body))),
       Effect.mapError(transportError(target)),
-      withDeadline(timeout, timedOut(target, "no complete answer", timeout)),
+      withDeadline(
+        timeout,
+        spec.method === "GET" ? late : lateWrite
+      ),
       Effect.flatten
     )
     const transient = spec.idempotent && settings.retries > 0
