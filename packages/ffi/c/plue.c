@@ -860,6 +860,18 @@ static size_t plue__json_field(char *out, size_t at, const char *key, const char
 #define PLUE__OPTION(options, field) \
     ((options) != NULL && (options)->size >= offsetof(plue_options, field) + sizeof((options)->field) ? (options)->field : 0)
 
+/* A close-on-exec copy of `fd` numbered 10 or above (never 0, 1 or 2); -1 if none can be made. */
+static int plue__fd_above_stdio(int fd) {
+    int copy;
+#ifdef F_DUPFD_CLOEXEC
+    copy = fcntl(fd, F_DUPFD_CLOEXEC, 10);
+#else
+    copy = fcntl(fd, F_DUPFD, 10);
+    if (copy >= 0) fcntl(copy, F_SETFD, FD_CLOEXEC);
+#endif
+    return copy;
+}
+
 static int plue__start(const plue_options *options) {
     const char *command = PLUE__OPTION(options, command);
     const char *url = PLUE__OPTION(options, url);
@@ -868,7 +880,7 @@ static int plue__start(const plue_options *options) {
     int timeout = PLUE__OPTION(options, timeout_ms);
     char message[PLUE__MESSAGE_MAX];
     char *argv[3], *hello;
-    int sv[2], child_end, rc, status, code = PLUE_OK;
+    int sv[2], child_end, parent_end, stderr_open, rc, status, code = PLUE_OK;
     long deadline;
     pid_t pid;
     posix_spawn_file_actions_t actions;
@@ -886,22 +898,28 @@ static int plue__start(const plue_options *options) {
         snprintf(message, sizeof message, "plue_init: socketpair failed: %s", strerror(errno));
         return plue__fail(PLUE_ERR_INTERNAL, message);
     }
-#ifdef F_DUPFD_CLOEXEC
-    child_end = fcntl(sv[1], F_DUPFD_CLOEXEC, 10);
-#else
-    child_end = fcntl(sv[1], F_DUPFD, 10);
-    if (child_end >= 0) fcntl(child_end, F_SETFD, FD_CLOEXEC);
-#endif
+    /* Both ends go above the standard descriptors: a program started with stdin or stderr
+     * closed (`./app 2>&-`) would otherwise get them as 0 or 2, and the sidecar's stdout,
+     * made from the program's stderr, would be the socket. */
+    child_end = plue__fd_above_stdio(sv[1]);
     close(sv[1]);
-    if (child_end < 0) {
-        close(sv[0]);
+    parent_end = plue__fd_above_stdio(sv[0]);
+    close(sv[0]);
+    sv[0] = parent_end;
+    if (child_end < 0 || parent_end < 0) {
+        if (child_end >= 0) close(child_end);
+        if (parent_end >= 0) close(parent_end);
         return plue__fail(PLUE_ERR_INTERNAL, "plue_init: cannot duplicate the sidecar's socket");
     }
+    stderr_open = fcntl(2, F_GETFD) != -1;
     rc = posix_spawn_file_actions_init(&actions);
     if (rc == 0) {
-        /* The host's stdout is its own: whatever the sidecar prints goes to stderr. */
+        /* The host's stdout is its own: whatever the sidecar prints goes to stderr (or, when
+         * the program's stderr is closed, nowhere). */
         if ((rc = posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)) == 0 &&
-            (rc = posix_spawn_file_actions_adddup2(&actions, 2, 1)) == 0 &&
+            (rc = stderr_open ? posix_spawn_file_actions_adddup2(&actions, 2, 1)
+                              : posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)) == 0 &&
+            (rc = stderr_open ? 0 : posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)) == 0 &&
             (rc = posix_spawn_file_actions_adddup2(&actions, child_end, 3)) == 0) {
             argv[0] = (char *)command;
             argv[1] = (char *)"serve";

@@ -78,7 +78,7 @@ export const generateReference = (): string => {
     "",
     "- `plue_init` is reference-counted and thread-safe: the first call starts the sidecar, later ones count; each needs a `plue_shutdown`. `plue_init` again after the last `plue_shutdown` starts a new sidecar (handles from before are then invalid).",
     "- The last `plue_shutdown` makes new calls fail with `PLUE_ERR_NOT_BOUND`, ends the calls in flight (they return `PLUE_ERR_NOT_BOUND`), waits until every one has returned, ends the event subscriptions, and reaps the sidecar.",
-    "- The program's signal handlers, stdin and stdout are left alone: plue installs no handler (the sidecar's exit raises the program's own SIGCHLD as any child's would), writes to the socket with `MSG_NOSIGNAL` (a dead sidecar never raises SIGPIPE), and sends the sidecar's stdout to stderr.",
+    "- The program's signal handlers, stdin and stdout are left alone: plue installs no handler (the sidecar's exit raises the program's own SIGCHLD as any child's would), writes to the socket with `MSG_NOSIGNAL` (a dead sidecar never raises SIGPIPE), and sends the sidecar's stdout to stderr (to `/dev/null` when the program's stderr is closed: a program started with stdin or stderr closed, `./app 2>&-`, works the same).",
     "- If the sidecar dies, every call in flight returns `PLUE_ERR_NOT_BOUND` (\"the plue sidecar exited during the call\"), and so do later calls until `plue_shutdown` and `plue_init` start another.",
     "- In a process forked from the one that called `plue_init`, calls fail with `PLUE_ERR_NOT_BOUND` (never hang); the child may call `plue_init` for a sidecar of its own.",
     "",

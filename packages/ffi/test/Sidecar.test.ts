@@ -71,6 +71,19 @@ layer(Live, { timeout: 240_000, excludeTestServices: true })("a C program with i
       assert.notInclude(ran.stderr, "line ", explain(ran))
     }), { timeout: 180_000 })
 
+  it.effect("a program started with stdin, stderr or both closed (`./app 2>&-`) works the same", () =>
+    Effect.gen(function*() {
+      const server = yield* OpenCodeServer.OpenCodeServer
+      // The shell closes the descriptors, then becomes the program; the sidecar's output has
+      // nowhere to go, and the program's stdout still carries only what it prints.
+      for (const closing of ["2>&-", "<&- 2>&-", "<&-"]) {
+        const ran = yield* run("/bin/sh", ["-c", `exec "$0" seed ${closing}`, ownMain], server)
+        assert.strictEqual(ran.code, 0, `${closing}: ${explain(ran)}`)
+        assert.match(ran.stdout, /^Session info: \{"id":"ses_/m, closing)
+        assert.match(ran.stdout, /^After: .*"title":"My Coding Session"/m, closing)
+      }
+    }), { timeout: 240_000 })
+
   it.effect("8 threads call at once; every answer is right; nothing leaks", () =>
     Effect.gen(function*() {
       const ran = yield* run(ownMain, ["threads"], yield* OpenCodeServer.OpenCodeServer)
