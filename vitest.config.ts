@@ -9,7 +9,7 @@ const measured: CoverageV8Options = {
   // The floor under the last full run (issue 12 asks for 97/97/92/97; docs/testing.md says what is
   // missing): the run fails below it (also when a test failed: the report is still
   // written). What one run measured is in docs/testing.md.
-  thresholds: { lines: 98, statements: 98, branches: 95, functions: 95 }
+  thresholds: { lines: 98, statements: 98, branches: 95, functions: 98 }
 }
 
 // One project per package; every test file that needs OpenCode starts its own sandboxed server,
