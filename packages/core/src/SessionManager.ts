@@ -436,22 +436,22 @@ export const make: Effect.Effect<
    * cache knows every session while coherent; else the server is asked.
    */
   const deleteSession = (sessionId: SessionId): Effect.Effect<number, OpenCodeError | OutboxError> =>
-    engine !== undefined
-      ? Effect.gen(function*() {
-        const below = (yield* cache.coherent)
-          ? cache.descendants(sessionId).length
-          : yield* Effect.orElseSucceed(Effect.map(allChildren(sessionId), (all) => all.length), () => cache.descendants(sessionId).length)
+    Effect.gen(function*() {
+      const asked = Effect.map(allChildren(sessionId), (all) => all.length)
+      const below = (yield* cache.coherent)
+        ? cache.descendants(sessionId).length
+        : engine !== undefined
+        // With the outbox, an unreachable server queues the delete: count what the cache knows.
+        ? yield* Effect.orElseSucceed(asked, () => cache.descendants(sessionId).length)
+        : yield* asked
+      if (engine !== undefined) {
         yield* engine.delete(sessionId)
-        return below + 1
-      })
-      : Effect.gen(function*() {
-        const subtree = (yield* cache.coherent)
-          ? cache.descendants(sessionId).length
-          : (yield* allChildren(sessionId)).length
+      } else {
         yield* client.delete(sessionId)
         yield* cache.remove(sessionId, "local")
-        return subtree + 1
-      })
+      }
+      return below + 1
+    })
 
   /**
    * A batch's operation on a session by id: what `open`, `info` and `within` do for a handle

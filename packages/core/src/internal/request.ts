@@ -314,24 +314,22 @@ export const makePipeline = (settings: ConnectionSettings, base: HttpClient.Http
     return all.length > 8 ? `${all.slice(0, 8).join("; ")}; and ${all.length - 8} more` : all.join("; ")
   }
 
-  const timedOut = (target: Target, what: string, timeout: Duration.Duration) => () =>
-    new Unreachable({ request: target, reason: "timeout", detail: `${what} within ${Duration.format(timeout)}` })
+  /** `write`: a write, marked `databaseLocked` when the connection's writes meet the lock. */
+  const timedOut = (target: Target, what: string, timeout: Duration.Duration, write = false) => () =>
+    new Unreachable({
+      request: target,
+      reason: "timeout",
+      detail: `${what} within ${Duration.format(timeout)}`,
+      ...(write && writesLocked ? { databaseLocked: true } : {})
+    })
 
   const run = <A>(spec: Spec<A>): Effect.Effect<A, OpenCodeError> => {
     const { request, target } = build(spec.method, spec.path, "application/json", spec.urlParams, spec.body)
     const timeout = spec.timeout ?? settings.requestTimeout
-    const late = timedOut(target, "no complete answer", timeout)
-    const lateWrite = () =>
-      writesLocked
-        ? new Unreachable({ request: target, reason: "timeout", detail: `no complete answer within ${Duration.format(timeout)}`, databaseLocked: true })
-        : late()
     const attempt = client.execute(request).pipe(
       Effect.flatMap((response) => Effect.map(response.text, (body) => classify(spec, target, response.status, body))),
       Effect.mapError(transportError(target)),
-      withDeadline(
-        timeout,
-        spec.method === "GET" ? late : lateWrite
-      ),
+      withDeadline(timeout, timedOut(target, "no complete answer", timeout, spec.method !== "GET")),
       Effect.flatten
     )
     const transient = spec.idempotent && settings.retries > 0

@@ -23,26 +23,9 @@
 #include <unistd.h>
 #define PLUE_IMPLEMENTATION
 #include "plue.h"
+#include "check.h"
 
-static int failures = 0;
-static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t changed = PTHREAD_COND_INITIALIZER;
-#define CHECK(cond, ...)                                                                          \
-    do {                                                                                          \
-        if (!(cond)) {                                                                            \
-            pthread_mutex_lock(&lock);                                                            \
-            failures++;                                                                           \
-            fprintf(stderr, "line %d: %s: ", __LINE__, #cond);                                    \
-            fprintf(stderr, __VA_ARGS__);                                                         \
-            fprintf(stderr, " [last error %d: %s]\n", plue_get_last_error_code(), plue_get_last_error()); \
-            pthread_mutex_unlock(&lock);                                                          \
-        }                                                                                         \
-    } while (0)
-
-/* Ticks of 25 ms: 4800 is two minutes. */
-#define TICKS 4800
-
-static int has(const char *json, const char *needle) { return json != NULL && strstr(json, needle) != NULL; }
 
 /* The processes whose parent is this program (running, or exited and not yet reaped). */
 static int children(pid_t *out, int max) {

@@ -15,42 +15,13 @@
 #include <unistd.h>
 #define PLUE_IMPLEMENTATION
 #include "plue.h"
+#include "check.h"
 
-static int failures = 0;
-static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-#define CHECK(cond, ...)                                                                          \
-    do {                                                                                          \
-        if (!(cond)) {                                                                            \
-            pthread_mutex_lock(&lock);                                                            \
-            failures++;                                                                           \
-            fprintf(stderr, "line %d: %s: ", __LINE__, #cond);                                    \
-            fprintf(stderr, __VA_ARGS__);                                                         \
-            fprintf(stderr, " [last error %d: %s]\n", plue_get_last_error_code(), plue_get_last_error()); \
-            pthread_mutex_unlock(&lock);                                                          \
-        }                                                                                         \
-    } while (0)
-
-/* Ticks of 25 ms: 2400 is a minute, 4800 two. */
-#define TICKS 4800
-
-static int has(const char *json, const char *needle) { return json != NULL && strstr(json, needle) != NULL; }
 
 static double now_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* The session id of a handle (30 characters), into out. */
-static void id_of(plue_session_t s, char out[64]) {
-    char *json = plue_session_get_info(s);
-    const char *at = json ? strstr(json, "\"id\":\"") : NULL;
-    out[0] = '\0';
-    if (at != NULL) {
-        size_t n = strcspn(at + 6, "\"");
-        if (n < 63) { memcpy(out, at + 6, n); out[n] = '\0'; }
-    }
-    plue_free_json(json);
 }
 
 static int count_sessions(void) {

@@ -24,29 +24,12 @@
 #include <unistd.h>
 #define PLUE_IMPLEMENTATION
 #include "plue.h"
+#include "check.h"
 
-static int failures = 0;
-static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-#define CHECK(cond, ...)                                                                          \
-    do {                                                                                          \
-        if (!(cond)) {                                                                            \
-            pthread_mutex_lock(&lock);                                                            \
-            failures++;                                                                           \
-            fprintf(stderr, "line %d: %s: ", __LINE__, #cond);                                    \
-            fprintf(stderr, __VA_ARGS__);                                                         \
-            fprintf(stderr, " [last error %d: %s]\n", plue_get_last_error_code(), plue_get_last_error()); \
-            pthread_mutex_unlock(&lock);                                                          \
-        }                                                                                         \
-    } while (0)
-
-/* Ticks of 25 ms: 4800 is two minutes. */
-#define TICKS 4800
 
 static void (*oom_thread)(long);
 static void (*oom_others)(int);
 static long (*oom_failed)(void);
-
-static int has(const char *json, const char *needle) { return json != NULL && strstr(json, needle) != NULL; }
 
 /* ---- what the callback saw ---- */
 static int lagged = 0, after_lagged = 0, renamed_after = 0;
